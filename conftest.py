@@ -11,6 +11,7 @@ clone lives anywhere. We add a throwaway tree with a symlink to the checkout to
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -22,7 +23,7 @@ def _collection_root() -> str:
     parts = _ROOT.split(os.sep)
     if len(parts) >= 3 and parts[-3:-1] == ["ansible_collections", "rcl"] and parts[-1] == "ssl":
         return os.sep.join(parts[:-3])
-    base = os.path.join(tempfile.gettempdir(), "rcl-ssl-pytest-%d" % os.getuid(), str(abs(hash(_ROOT))))
+    base = os.path.join(tempfile.gettempdir(), "rcl-ssl-pytest-%d" % os.getuid(), hashlib.sha256(_ROOT.encode()).hexdigest()[:12])
     link_dir = os.path.join(base, "ansible_collections", "rcl")
     link = os.path.join(link_dir, "ssl")
     os.makedirs(link_dir, exist_ok=True)

@@ -16,8 +16,12 @@ import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
 
-def redact_url(url: str, keep_query: bool = False) -> str:
-    """Drop user info (and, unless told, the query) from a URL for messages."""
+def redact_url(url: str, keep_query: bool = False, hide_path: bool = False) -> str:
+    """Drop user info (and, unless told, the query) from a URL for messages.
+
+    ``hide_path`` is for secret links (pre-signed download URLs): only
+    ``scheme://host/<redacted>`` is left.
+    """
     if not url:
         return url
     try:
@@ -25,6 +29,8 @@ def redact_url(url: str, keep_query: bool = False) -> str:
     except ValueError:
         return "<unparsable URL>"
     netloc = parts.netloc.rsplit("@", 1)[-1]
+    if hide_path:
+        return urlunsplit((parts.scheme, netloc, "/<redacted>", "", ""))
     query = parts.query if keep_query else ("<redacted>" if parts.query else "")
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 

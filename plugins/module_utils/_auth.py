@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) rcl.ssl contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Authorization for the API: an API key (V7, V8) or an Azure AD client-credentials token (V6)."""
+
+from __future__ import annotations
+
+import json
+import time
+import typing as t
+from urllib.parse import quote
+
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
+    RclApiError,
+    RclAuthError,
+    RclInputError,
+    RclResponseError,
+)
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport
+
+DEFAULT_TOKEN_URL = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
+DEFAULT_SCOPE = "a9e1b21d-061d-42d6-99d9-115a328cd062/.default"
+TOKEN_EXPIRY_MARGIN = 60.0  # seconds before ``expires_in`` at which a token is renewed
+
+
+def default_token_url(tenant_id: str) -> str:
+    """The Azure AD v2.0 token endpoint of a tenant."""
+    if not tenant_id or not tenant_id.strip():
+        raise RclInputError("tenant_id is empty")
+    return DEFAULT_TOKEN_URL.format(tenant_id=quote(tenant_id.strip(), safe=""))
+
+
+class Auth:
+    """What an adapter needs from an authorization scheme."""
+
+    def headers(self) -> dict[str, str]:
+        raise NotImplementedError  # pragma: no cover
+
+    def invalidate(self) -> bool:
+        """Forget cached credentials after a 401; True if retrying with fresh ones may help."""
+        return False
+
+
+class ApiKeyAuth(Auth):
+    """The subscription's API key as a Bearer token (V7, V8)."""
+
+    def __init__(self, api_key: str) -> None:
+        if not api_key or not api_key.strip():
+            raise RclInputError("api_key is empty")
+        self._api_key = api_key.strip()
+
+    def __repr__(self) -> str:
+        return "ApiKeyAuth(api_key=<redacted>)"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": "Bearer %s" % self._api_key}
+
+
+class ClientCredentialsAuth(Auth):
+    """An OAuth2 client-credentials access token (Azure AD), fetched once and reused.
+
+    The token is cached until ``expires_in`` minus a margin. If the API answers 401 to a
+    token that came from the cache, ``invalidate()`` drops it and says a refetch is worth
+    one retry; a token fetched for the very request that got 401 is not refetched.
+    """
+
+    def __init__(
+        self,
+        transport: HttpTransport,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scope: str = DEFAULT_SCOPE,
+        clock: t.Callable[[], float] = time.time,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise RclInputError("client_id and client_secret are required for the client-credentials grant")
+        self.transport = transport
+        self.token_url = token_url
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.scope = scope
+        self._clock = clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._from_cache = False
+        self.fetch_count = 0
+
+    def __repr__(self) -> str:
+        return "ClientCredentialsAuth(token_url=%r, client_id=%r, client_secret=<redacted>)" % (
+            self.token_url,
+            self.client_id,
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": "Bearer %s" % self.token()}
+
+    def token(self) -> str:
+        """A valid access token: the cached one, or a new one from the token endpoint."""
+        if self._token is not None and self._clock() < self._expires_at:
+            self._from_cache = True
+            return self._token
+        self._token = None
+        token, lifetime = self._fetch()
+        self._token = token
+        self._expires_at = self._clock() + lifetime - min(TOKEN_EXPIRY_MARGIN, lifetime / 2)
+        self._from_cache = False
+        return token
+
+    def invalidate(self) -> bool:
+        retry = self._token is not None and self._from_cache
+        self._token = None
+        return retry
+
+    def _fetch(self) -> tuple[str, float]:
+        shown = self.transport.display_url(self.token_url)
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "scope": self.scope,
+        }
+        self.fetch_count += 1
+        try:
+            # Asking for a token changes nothing and costs no quota: safe to retry.
+            response = self.transport.request("POST", self.token_url, data=form, idempotent=True)
+        except RclApiError as exc:
+            message = self._scrub(_token_error_message(exc.body))
+            raise RclAuthError(
+                exc.status,
+                shown,
+                message,
+                msg="Cannot get an access token from %s (HTTP %d): %s" % (shown, exc.status, message or "no message"),
+            ) from None
+        # Parsed here, not with request_json: a malformed reply must not be echoed (it may hold a token).
+        try:
+            payload = json.loads(response.text)
+        except ValueError:
+            raise RclResponseError("The token endpoint %s did not answer with JSON" % shown, url=shown) from None
+        access_token = payload.get("access_token") if isinstance(payload, dict) else None
+        if not isinstance(access_token, str) or not access_token:
+            raise RclResponseError("The token endpoint %s answered without an access_token" % shown, url=shown)
+        try:
+            lifetime = float(payload.get("expires_in", 3599))
+        except (TypeError, ValueError):
+            lifetime = 3599.0
+        return access_token, max(lifetime, 0.0)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._client_secret, "<redacted>") if self._client_secret else text
+
+
+def _token_error_message(body: str) -> str:
+    """The human part of an OAuth2 error reply (``error_description``), else the body as is."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(payload, dict):
+        for key in ("error_description", "error", "message"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return body

@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) rcl.ssl contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rcl_finalize
+short_description: Validate an RCL SSL order and issue its certificate, with a bounded wait
+version_added: 0.1.0
+description:
+  - Turns an order started by M(rcl.ssl.rcl_order) into a certificate, once its DNS records or HTTP
+    resources are published.
+  - V6 - reads the order; validates a V(pending) order, polls until it is V(ready), finalizes it.
+  - V7 - finalize validates and issues in one call. V7 cannot read orders, so the certificate's order URL
+    tells whether this order was already finalized.
+  - V8 - schedules the certificate's creation, then polls the certificate until one from this order appears.
+  - An order that is already V(valid) is not finalized again (RV(ignore:changed=false)). An V(invalid) order fails
+    with the reason. No wait lasts longer than O(wait_timeout).
+  - Requests made - V6 one order read, one validate, one read per poll, one finalize and one certificate read;
+    V7 one certificate read and one finalize; V8 one certificate read, one schedule and one read per poll.
+    Already finalized - one or two reads, nothing else.
+author:
+  - rcl.ssl contributors
+extends_documentation_fragment:
+  - rcl.ssl.rcl
+  - rcl.ssl.rcl.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode only reads; it predicts RV(ignore:changed) and never validates, finalizes or schedules.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  certificate_name:
+    description: The certificate's host name as shown in the portal.
+    type: str
+    required: true
+  order_uri:
+    description: The order URL returned by M(rcl.ssl.rcl_order).
+    type: str
+    required: true
+  root_domain:
+    description:
+      - The certificate's root domain. Needed by V6 (derived from a wildcard or two-label name when not given).
+    type: str
+  challenge_type:
+    description: The order's challenge type. Needed by V6.
+    type: str
+    choices: [dns, http]
+  email:
+    description: Contact address sent with the V6 finalization.
+    type: str
+  pfx_password:
+    description:
+      - V6 only. The password the service sets on the PKCS#12 (PFX) it creates.
+      - Never returned or logged.
+    type: str
+  csr_info:
+    description: V6 only. Subject fields for the certificate request.
+    type: dict
+    suboptions:
+      country_name: {description: Country., type: str}
+      locality: {description: Locality or city., type: str}
+      state: {description: State or province., type: str}
+      organization: {description: Organization., type: str}
+      organization_unit: {description: Organizational unit., type: str}
+  wait:
+    description:
+      - Wait until the certificate is issued. With V(false), return right after the state-changing call
+        with RV(status) V(pending) or V(processing).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait at most for validation and issuance.
+    type: int
+    default: 300
+seealso:
+  - module: rcl.ssl.rcl_order
+  - module: rcl.ssl.rcl_cert_fetch
+  - module: community.crypto.acme_certificate_order_finalize
+"""
+
+EXAMPLES = r"""
+- name: Start an order when due
+  rcl.ssl.rcl_order:
+    certificate_name: www.example.com
+  delegate_to: localhost
+  register: order
+
+- name: Validate and issue, waiting at most two minutes
+  rcl.ssl.rcl_finalize:
+    certificate_name: www.example.com
+    order_uri: "{{ order.order_uri }}"
+    wait_timeout: 120
+  delegate_to: localhost
+  when: order is changed
+  register: issued
+
+- name: V6 finalize with a PFX password and subject fields
+  rcl.ssl.rcl_finalize:
+    api_version: v6
+    certificate_name: www.example.com
+    root_domain: example.com
+    challenge_type: dns
+    order_uri: "{{ order.order_uri }}"
+    email: hostmaster@example.com
+    pfx_password: "{{ vault_pfx_password }}"
+    csr_info:
+      country_name: TT
+      organization: Example Ltd
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+status:
+  description: The order's status at the end, V(valid) once issued.
+  returned: always
+  type: str
+  sample: valid
+order:
+  description: The order, as far as the API version shows it.
+  returned: when known
+  type: dict
+  sample: {"status": "valid", "order_uri": "https://acme-v02.api.letsencrypt.org/acme/order/1/2", "certificate_uri": null}
+certificate:
+  description:
+    - Metadata of the issued certificate (as in M(rcl.ssl.rcl_order)). Never the PFX, its password or download URLs.
+  returned: when the certificate is issued
+  type: dict
+  sample: {"name": "www.example.com", "expiry_date": "2024-02-25T04:53:07Z", "days_remaining": 89}
+"""
+
+from ansible_collections.rcl.ssl.plugins.module_utils._common import (
+    certificate_result,
+    check_requests,
+    client_from_params,
+    connection_argspec,
+    fail,
+    protect_certificate,
+)
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError
+
+
+def main() -> None:
+    module = connection_argspec().update(dict(
+        certificate_name=dict(type="str", required=True),
+        order_uri=dict(type="str", required=True),
+        root_domain=dict(type="str"),
+        challenge_type=dict(type="str", choices=["dns", "http"]),
+        email=dict(type="str"),
+        pfx_password=dict(type="str", no_log=True),
+        csr_info=dict(type="dict", options=dict(
+            country_name=dict(type="str"),
+            locality=dict(type="str"),
+            state=dict(type="str"),
+            organization=dict(type="str"),
+            organization_unit=dict(type="str"),
+        )),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=300),
+    )).create_module()
+    check_requests(module)
+    p = module.params
+    result: dict = {}
+    try:
+        from ansible_collections.rcl.ssl.plugins.module_utils._client import finalize_request
+
+        request = finalize_request(
+            p["api_version"], p["certificate_name"], p["order_uri"], root_domain=p["root_domain"],
+            challenge_type=p["challenge_type"], email=p["email"], pfx_password=p["pfx_password"],
+            csr_info=p["csr_info"], wait_timeout=p["wait_timeout"])
+        client = client_from_params(p)
+        outcome = client.finalize(request, wait=p["wait"], wait_timeout=p["wait_timeout"], check_mode=module.check_mode)
+        protect_certificate(module, outcome.certificate)
+        result = dict(changed=outcome.changed, status=outcome.status)
+        if outcome.order is not None:
+            result["order"] = outcome.order.to_result()
+        if outcome.certificate is not None:
+            result["certificate"] = certificate_result(outcome.certificate)
+    except RclError as exc:
+        fail(module, exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

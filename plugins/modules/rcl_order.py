@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) rcl.ssl contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rcl_order
+short_description: Start an RCL SSL certificate order when a certificate is due
+version_added: 0.1.0
+description:
+  - Reads the subscription's certificate of that name and starts a new ACME order through the RCL SSL API
+    only when the certificate is missing, expires within O(remaining_days), or O(force=true).
+  - Returns the validation tokens as DNS records or HTTP resources ready for the next task, in the same
+    shape as M(community.crypto.acme_certificate_order_create).
+  - Supports the API generations V7 (default), V6 and V8. In V7 the order takes its root domain, challenge
+    type and SAN setting from the portal's record of the certificate; O(root_domain), O(challenge_type),
+    O(san) and O(email) are then only checked, not sent.
+  - Requests made - one read of the certificate (none with O(force=true)), plus one order creation when an
+    order is due. Creating an order is never retried after it may have reached the service.
+author:
+  - rcl.ssl contributors
+extends_documentation_fragment:
+  - rcl.ssl.rcl
+  - rcl.ssl.rcl.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reads the certificate and predicts RV(ignore:changed); it never creates an order.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Once the new certificate is issued, a second run finds it valid and creates nothing.
+options:
+  certificate_name:
+    description:
+      - The certificate's host name as shown in the portal, for example V(www.example.com) or V(*.example.com).
+    type: str
+    required: true
+  root_domain:
+    description:
+      - The registered domain the certificate belongs to, for example V(example.com).
+      - Needed by V6 and V8 to create an order; derived from a wildcard name or a two-label name when not given.
+      - DNS validation records are named relative to it.
+    type: str
+  challenge_type:
+    description:
+      - How the order is validated. V(http) cannot validate wildcards.
+      - Needed by V6 and V8 to create an order.
+    type: str
+    choices: [dns, http]
+  san:
+    description:
+      - Order a SAN certificate. The name must be the apex (equal to O(root_domain)); an HTTP SAN certificate
+        covers the apex and C(www.), a DNS SAN certificate the apex and the wildcard.
+    type: bool
+    default: false
+  email:
+    description:
+      - Contact address sent with V6 and V8 orders.
+    type: str
+  remaining_days:
+    description:
+      - Create an order when the certificate expires within this many days.
+    type: int
+    default: 30
+  force:
+    description:
+      - Create an order whatever the state of the certificate, without reading it first.
+    type: bool
+    default: false
+seealso:
+  - module: rcl.ssl.rcl_order_info
+  - module: rcl.ssl.rcl_finalize
+  - module: rcl.ssl.rcl_cert_fetch
+  - module: community.crypto.acme_certificate_order_create
+"""
+
+EXAMPLES = r"""
+- name: Start an order for www.example.com when it is due
+  rcl.ssl.rcl_order:
+    certificate_name: www.example.com
+    subscription_id: "{{ rcl_subscription_id }}"
+    api_key: "{{ rcl_api_key }}"
+  delegate_to: localhost
+  register: order
+
+- name: Create the DNS-01 records (one record set per name, several values for SAN orders)
+  community.general.nsupdate:
+    server: ns1.example.com
+    zone: example.com
+    record: "{{ item.key }}."
+    type: TXT
+    value: "{{ item.value }}"
+    key_name: acme
+    key_secret: "{{ tsig_secret }}"
+    key_algorithm: hmac-sha256
+  loop: "{{ order.challenge_data_dns | dict2items }}"
+  when: order is changed
+
+- name: Validate and issue
+  rcl.ssl.rcl_finalize:
+    certificate_name: www.example.com
+    order_uri: "{{ order.order_uri }}"
+    subscription_id: "{{ rcl_subscription_id }}"
+    api_key: "{{ rcl_api_key }}"
+  delegate_to: localhost
+  when: order is changed
+
+- name: Renew a V6 wildcard certificate now
+  rcl.ssl.rcl_order:
+    api_version: v6
+    certificate_name: "*.example.com"
+    challenge_type: dns
+    email: hostmaster@example.com
+    force: true
+  delegate_to: localhost
+  register: order
+"""
+
+RETURN = r"""
+reason:
+  description: Why an order was (or would be) created, or why not.
+  returned: always
+  type: str
+  sample: expires in 12 days (threshold 30)
+order_uri:
+  description: The ACME order URL that identifies the order; pass it to M(rcl.ssl.rcl_finalize).
+  returned: when an order was created
+  type: str
+  sample: https://acme-v02.api.letsencrypt.org/acme/order/116443104/10567267084
+order:
+  description: The order.
+  returned: when an order was created
+  type: dict
+  contains:
+    status:
+      description: V(pending), V(ready), V(processing), V(valid) or V(invalid).
+      type: str
+      sample: pending
+    order_uri:
+      description: The order URL.
+      type: str
+    certificate_uri:
+      description: The certificate URL once the order is valid, otherwise V(null).
+      type: str
+validation_tokens:
+  description: The validation tokens as the API gave them, with snake_case keys.
+  returned: when an order was created
+  type: list
+  elements: dict
+  contains:
+    token_name:
+      description: DNS record name relative to the root domain, or the HTTP token.
+      type: str
+      sample: _acme-challenge.www
+    token_value:
+      description: TXT value or HTTP body.
+      type: str
+    challenge_type:
+      description: V(dns) or V(http).
+      type: str
+    domain:
+      description: The host name the token validates, when the API says.
+      type: str
+challenge_data:
+  description: For every identifier, what to publish. Same shape as M(community.crypto.acme_certificate_order_create).
+  returned: when an order was created
+  type: list
+  elements: dict
+  contains:
+    identifier:
+      description: The name validated.
+      type: str
+      sample: www.example.com
+    identifier_type:
+      description: Always V(dns).
+      type: str
+    challenges:
+      description: One key, V(dns-01) or V(http-01).
+      type: dict
+      contains:
+        dns-01:
+          description: A TXT record RV(challenge_data[].challenges.dns-01.record) with value RV(challenge_data[].challenges.dns-01.resource_value).
+          returned: for DNS orders
+          type: dict
+          sample: {"record": "_acme-challenge.www.example.com", "resource": "_acme-challenge.www", "resource_value": "hW9A7-hOZw1W"}
+        http-01:
+          description: The body RV(challenge_data[].challenges.http-01.resource_value) served at RV(challenge_data[].challenges.http-01.resource).
+          returned: for HTTP orders
+          type: dict
+          sample: {"resource": ".well-known/acme-challenge/evaGxfADs6pS", "resource_value": "evaGxfADs6pS.nSm3"}
+challenge_data_dns:
+  description: TXT values per DNS record FQDN. The two values of a SAN order share one record.
+  returned: when an order was created
+  type: dict
+  sample: {"_acme-challenge.example.com": ["value-for-apex", "value-for-wildcard"]}
+certificate:
+  description: Metadata of the certificate the subscription holds; the PEM facts when the PKCS#12 could be read.
+  returned: when the certificate was read and exists
+  type: dict
+  contains:
+    name: {description: Certificate name., type: str}
+    id: {description: Portal id., type: int}
+    root_domain: {description: Root domain., type: str}
+    challenge_type: {description: V(dns) or V(http)., type: str}
+    issue_date: {description: ISO 8601 UTC., type: str}
+    expiry_date: {description: ISO 8601 UTC., type: str, sample: "2023-11-27T04:53:07Z"}
+    days_remaining: {description: Whole days until expiry., type: int}
+    serial: {description: Serial number in colon hex., type: str, returned: when the PKCS#12 could be read}
+    sans: {description: Subject alternative names., type: list, elements: str, returned: when the PKCS#12 could be read}
+    issuer: {description: Issuer DN., type: str, returned: when the PKCS#12 could be read}
+    not_before: {description: ISO 8601 UTC., type: str, returned: when the PKCS#12 could be read}
+    not_after: {description: ISO 8601 UTC., type: str, returned: when the PKCS#12 could be read}
+    fingerprint_sha256: {description: SHA-256 fingerprint in colon hex., type: str, returned: when the PKCS#12 could be read}
+"""
+
+from ansible_collections.rcl.ssl.plugins.module_utils._common import (
+    certificate_result,
+    check_requests,
+    client_from_params,
+    connection_argspec,
+    fail,
+    order_result,
+    protect_certificate,
+)
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError, RclInputError
+
+
+def main() -> None:
+    module = connection_argspec().update(dict(
+        certificate_name=dict(type="str", required=True),
+        root_domain=dict(type="str"),
+        challenge_type=dict(type="str", choices=["dns", "http"]),
+        san=dict(type="bool", default=False),
+        email=dict(type="str"),
+        remaining_days=dict(type="int", default=30),
+        force=dict(type="bool", default=False),
+    )).create_module()
+    check_requests(module)
+    p = module.params
+    result: dict = {}
+    try:
+        from ansible_collections.rcl.ssl.plugins.module_utils._api.base import OrderRequest
+        from ansible_collections.rcl.ssl.plugins.module_utils._client import validate_order_input
+
+        name, root_domain, challenge_type = validate_order_input(
+            p["api_version"], p["certificate_name"], p["root_domain"], p["challenge_type"], p["san"])
+        request = OrderRequest(certificate_name=name, root_domain=root_domain, challenge_type=challenge_type,
+                               san=p["san"], email=p["email"])
+        client = client_from_params(p)
+        cert = None if p["force"] else client.get_certificate(request.certificate_name)
+        protect_certificate(module, cert)
+        due, reason = client.order_due(cert, p["remaining_days"], p["force"])
+        if due and cert is None and p["api_version"] == "v7" and not p["force"]:
+            raise RclInputError("API V7 renews certificates that exist in the portal, and the subscription has no "
+                                "certificate named %s: create it in the portal, or use api_version v6 or v8"
+                                % request.certificate_name)
+        result = dict(changed=due, reason=reason)
+        if cert is not None:
+            result["certificate"] = certificate_result(cert)
+        if due and not module.check_mode:
+            order = client.create_order(request)
+            root_domain = request.root_domain or (cert.root_domain if cert else None)
+            result.update(order_result(client, order, root_domain))
+    except RclError as exc:
+        fail(module, exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Start one sandbox per test session (temporary state folder, non-default ports)
+and always stop it, whatever happens to the tests."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from emuclient import Sandbox, run_sandbox, start_sandbox  # noqa: E402
+
+# Non-default ports, so a developer's sandbox on the defaults can keep running.
+TEST_PORTS = {
+    "--api-port": "19443", "--admin-port": "19444", "--http01-port": "15002",
+    "--pebble-port": "24000", "--pebble-mgmt-port": "25000",
+    "--dns-addr": "127.0.0.3", "--dns-port": "53",
+}
+TEST_SETTINGS = ["validation_timeout=4", "schedule_delay=0.3", "key_type=ec256"]
+DEFAULT_SETTINGS = {"validation_timeout": 4, "schedule_delay": 0.3, "key_type": "ec256", "download_ttl": 3600,
+                    "token_ttl": 3599, "finalize_timeout": 30}
+
+
+def start_args(ports: dict[str, str]) -> list[str]:
+    args = [x for item in ports.items() for x in item]
+    for setting in TEST_SETTINGS:
+        args += ["--setting", setting]
+    return args
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")  # pytest then still runs the session teardown
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    state = str(tmp_path_factory.mktemp("sandbox-state"))
+    stopped = []
+
+    def stop() -> None:
+        if stopped:
+            return
+        stopped.append(True)
+        res = run_sandbox(state, "stop")
+        if res.returncode != 0:
+            sys.stderr.write("sandbox stop failed:\n%s%s\n" % (res.stdout, res.stderr))
+
+    atexit.register(stop)  # last resort, should the teardown not run
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        env = start_sandbox(state, *start_args(TEST_PORTS))
+        yield Sandbox(env, state)
+    finally:
+        stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No fault or setting leaks from one test into the next."""
+    yield
+    if "sandbox" in request.fixturenames:
+        sb: Any = request.getfixturevalue("sandbox")
+        sb.clear_faults()
+        sb.settings(**DEFAULT_SETTINGS)
