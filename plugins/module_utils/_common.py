@@ -94,7 +94,7 @@ def connection_argspec() -> ArgumentSpec:
             client_id=dict(type="str", fallback=env("RCL_CLIENT_ID")),
             client_secret=dict(type="str", no_log=True, fallback=env("RCL_CLIENT_SECRET")),
             tenant_id=dict(type="str", fallback=env("RCL_TENANT_ID")),
-            token_url=dict(type="str", fallback=env("RCL_TOKEN_URL")),
+            token_url=dict(type="str", no_log=False, fallback=env("RCL_TOKEN_URL")),
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path", fallback=env("RCL_CA_PATH")),
             timeout=dict(type="int", default=30),
@@ -164,6 +164,7 @@ def fail(module: AnsibleModule, exc: RclError, **extra: t.Any) -> t.NoReturn:
     result = exc.to_result()
     result.update(extra)
     module.fail_json(**result)
+    raise SystemExit(1)  # not reached: fail_json exits; tells type checkers so
 
 
 def challenge_result(flat: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:

@@ -52,7 +52,8 @@ class Targets:
 def same_material(a: _certificate.CertificateBundle, b: _certificate.CertificateBundle) -> bool:
     """Same key, same leaf, same chain (the bytes of a PKCS#12 differ with every encryption)."""
     return (
-        _certificate.key_matches(a.key, b.leaf)
+        a.key is not None
+        and _certificate.key_matches(a.key, b.leaf)
         and a.cert_pem() == b.cert_pem()
         and a.chain_pem() == b.chain_pem()
     )
@@ -88,8 +89,10 @@ def file_specs(
     friendly_name: str,
 ) -> list[FileSpec]:
     """One ``FileSpec`` per requested path."""
-    public = dict(owner=targets.owner, group=targets.group, mode=targets.mode, backup=targets.backup)
-    private = dict(public, mode=targets.privatekey_mode)
+    def spec(path: str, content: bytes, mode: t.Any) -> FileSpec:
+        return FileSpec(path=path, content=content, mode=mode, owner=targets.owner, group=targets.group,
+                        backup=targets.backup)
+
     specs = []
     for path, content in (
         (targets.certificate_path, bundle.cert_pem()),
@@ -97,13 +100,13 @@ def file_specs(
         (targets.fullchain_path, bundle.fullchain_pem()),
     ):
         if path:
-            specs.append(FileSpec(path=path, content=content, **public))
+            specs.append(spec(path, content, targets.mode))
     if targets.privatekey_path:
-        specs.append(FileSpec(path=targets.privatekey_path, content=bundle.key_pem(), **private))
+        specs.append(spec(targets.privatekey_path, bundle.key_pem(), targets.privatekey_mode))
     if targets.pfx_path:
         content = pfx_content(bundle, service_pfx, service_password, targets.pfx_password,
                               read_file(targets.pfx_path), friendly_name)
-        specs.append(FileSpec(path=targets.pfx_path, content=content, **private))
+        specs.append(spec(targets.pfx_path, content, targets.privatekey_mode))
     return specs
 
 

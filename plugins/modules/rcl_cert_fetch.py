@@ -20,7 +20,7 @@ description:
     Only files whose content or attributes differ are touched.
   - Requests made - one certificate read; with O(source=download) one more download.
 author:
-  - rcl.ssl contributors
+  - rcl.ssl maintainers (@rcl-ssl)
 extends_documentation_fragment:
   - rcl.ssl.rcl
   - rcl.ssl.rcl.ATTRIBUTES
@@ -139,9 +139,15 @@ files:
   type: list
   elements: dict
   contains:
-    path: {description: The file., type: str}
-    changed: {description: Whether content or attributes changed (or would change)., type: bool}
-    backup_file: {description: The backup taken, if any., type: str}
+    path:
+      description: The file.
+      type: str
+    changed:
+      description: Whether content or attributes changed (or would change).
+      type: bool
+    backup_file:
+      description: The backup taken, or V(null).
+      type: str
 backup_files:
   description: Backups taken, when O(backup=true) and files were replaced.
   returned: success
@@ -179,7 +185,7 @@ def main() -> None:
         owner=dict(type="str"),
         group=dict(type="str"),
         mode=dict(type="raw", default="0644"),
-        privatekey_mode=dict(type="raw", default="0600"),
+        privatekey_mode=dict(type="raw", default="0600", no_log=False),
         backup=dict(type="bool", default=False),
         source=dict(type="str", choices=["pfx", "download"], default="pfx"),
         return_content=dict(type="bool", default=False),

@@ -23,7 +23,7 @@ description:
     V7 one certificate read and one finalize; V8 one certificate read, one schedule and one read per poll.
     Already finalized - one or two reads, nothing else.
 author:
-  - rcl.ssl contributors
+  - rcl.ssl maintainers (@rcl-ssl)
 extends_documentation_fragment:
   - rcl.ssl.rcl
   - rcl.ssl.rcl.ATTRIBUTES

@@ -21,7 +21,7 @@ description:
   - Requests made - one read of the certificate (none with O(force=true)), plus one order creation when an
     order is due. Creating an order is never retried after it may have reached the service.
 author:
-  - rcl.ssl contributors
+  - rcl.ssl maintainers (@rcl-ssl)
 extends_documentation_fragment:
   - rcl.ssl.rcl
   - rcl.ssl.rcl.ATTRIBUTES
@@ -189,12 +189,31 @@ challenge_data:
           description: A TXT record RV(challenge_data[].challenges.dns-01.record) with value RV(challenge_data[].challenges.dns-01.resource_value).
           returned: for DNS orders
           type: dict
-          sample: {"record": "_acme-challenge.www.example.com", "resource": "_acme-challenge.www", "resource_value": "hW9A7-hOZw1W"}
+          contains:
+            record:
+              description: The record's FQDN.
+              type: str
+              sample: _acme-challenge.www.example.com
+            resource:
+              description: The record name relative to the root domain, as the API gave it.
+              type: str
+              sample: _acme-challenge.www
+            resource_value:
+              description: The TXT value.
+              type: str
+              sample: hW9A7-hOZw1WQxLaxZbZRtrn5r3Tq9ufJ5IYxCODB3w
         http-01:
           description: The body RV(challenge_data[].challenges.http-01.resource_value) served at RV(challenge_data[].challenges.http-01.resource).
           returned: for HTTP orders
           type: dict
-          sample: {"resource": ".well-known/acme-challenge/evaGxfADs6pS", "resource_value": "evaGxfADs6pS.nSm3"}
+          contains:
+            resource:
+              description: The path below the web root.
+              type: str
+              sample: .well-known/acme-challenge/evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA
+            resource_value:
+              description: The body to serve.
+              type: str
 challenge_data_dns:
   description: TXT values per DNS record FQDN. The two values of a SAN order share one record.
   returned: when an order was created

@@ -17,7 +17,7 @@ description:
   - With neither, lists the subscription's certificates (V6 only).
   - Makes exactly one request (V6 may add one token request). Never changes anything.
 author:
-  - rcl.ssl contributors
+  - rcl.ssl maintainers (@rcl-ssl)
 extends_documentation_fragment:
   - rcl.ssl.rcl
   - rcl.ssl.rcl.ATTRIBUTES

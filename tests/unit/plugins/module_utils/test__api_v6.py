@@ -127,7 +127,7 @@ def test_create_order_not_retried_on_500(httpserver, adapter):
     httpserver.expect_request(ORDER + "/create").respond_with_data("boom", status=500)
     with pytest.raises(RclApiError):
         adapter.create_order(OrderRequest("www.shopeneur.com", "shopeneur.com", "dns"))
-    assert sum(1 for r, _ in httpserver.log if r.path == ORDER + "/create") == 1
+    assert sum(1 for r, _resp in httpserver.log if r.path == ORDER + "/create") == 1
 
 
 def test_get_order_body(httpserver, adapter):
@@ -219,7 +219,7 @@ def test_finalize_not_retried_on_500(httpserver, adapter):
     httpserver.expect_request(ORDER + "/finalize").respond_with_data("boom", status=500)
     with pytest.raises(RclApiError):
         adapter.finalize_order(FinalizeRequest("www.shopeneur.com", ORDER_URI, "shopeneur.com", "dns"))
-    assert sum(1 for r, _ in httpserver.log if r.path == ORDER + "/finalize") == 1
+    assert sum(1 for r, _resp in httpserver.log if r.path == ORDER + "/finalize") == 1
 
 
 def test_get_certificate_v6_shape(httpserver, adapter):
@@ -300,7 +300,7 @@ def test_401_with_cached_token_refetches_once(httpserver, adapter):
     httpserver.expect_request(CERT + "/get/all", headers=AUTH).respond_with_json([{"certificateName": "a.test"}])
     assert [c.name for c in adapter.list_certificates()] == ["a.test"]
     assert token_requests(httpserver) == 2
-    paths = [r.path for r, _ in httpserver.log]
+    paths = [r.path for r, _resp in httpserver.log]
     assert paths == [TOKEN_PATH, CERT + "/get/all", CERT + "/get/all", TOKEN_PATH, CERT + "/get/all"]
 
 

@@ -102,7 +102,7 @@ def test_token_is_cached_until_expiry_minus_margin(httpserver):
     )
     clock = Clock()
     auth = make_auth(httpserver, clock)
-    for _ in range(3):
+    for _attempt in range(3):
         assert auth.token() == TOKEN
     assert len(httpserver.log) == 1
     clock.now += 3599 - 61  # still inside expires_in - 60

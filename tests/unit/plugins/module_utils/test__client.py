@@ -107,7 +107,7 @@ def client_for(httpserver, version: str, fake: FakeTime) -> RclClient:
 
 
 def api_calls(httpserver) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r, _ in httpserver.log if r.path != TOKEN_PATH]
+    return [(r.method, r.path) for r, _resp in httpserver.log if r.path != TOKEN_PATH]
 
 
 # ---------------------------------------------------------------------------
@@ -758,7 +758,7 @@ def test_no_secret_in_errors_or_results(httpserver, fake):
     shown.append(repr(v7.adapter.auth) + repr(v6.adapter.auth))
     for call in (
         lambda: v7.get_certificate("denied.shopeneur.com"),
-        lambda: v6.list_certificates(),
+        v6.list_certificates,
         lambda: v7.fetch_pfx(cert),  # the seed's pfxString is abbreviated
         lambda: v7.fetch_pfx(
             Certificate("a.test", pfx_password="pwd1234", download_urls={"pfx_url": httpserver.url_for("/blob/c.pfx") + "?sig=SECRETSIG"}),

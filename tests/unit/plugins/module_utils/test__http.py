@@ -96,7 +96,7 @@ def test_error_status_maps_and_keeps_text_body(httpserver, clock, status, cls):
     transport = make(clock)
     with pytest.raises(cls) as exc:
         transport.request("GET", httpserver.url_for("/e"))
-    assert type(exc.value) is cls
+    assert exc.type is cls
     assert exc.value.status == status
     assert exc.value.body == "Certificate name is not defined."
     assert exc.value.msg.endswith(": Certificate name is not defined.")
