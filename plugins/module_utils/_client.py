@@ -337,13 +337,18 @@ class RclClient:
         deadline = self._monotonic() + wait_timeout
         capabilities = self.adapter.capabilities
         if "order_read" in capabilities:
-            return self._finalize_order_steps(req, wait, deadline, poll_interval, check_mode)
+            return self._finalize_order_steps(req, wait, deadline, poll_interval, check_mode, wait_timeout)
         current = self.get_certificate(req.certificate_name)
         if current is not None and current.order_uri and current.order_uri.strip() == req.order_uri.strip():
             return FinalizeResult(False, current, None, "valid")
         if check_mode:
             return FinalizeResult(True, None, None, "pending")
-        result = self.adapter.finalize_order(req)
+        if "async_issue" in capabilities:
+            result = self.adapter.finalize_order(req)
+        else:
+            # V7 validates and issues inside this one call: its reply is what we wait for,
+            # so wait_timeout (not the per-request timeout) bounds it.
+            result = self.adapter.finalize_order(req, read_timeout=max(1.0, deadline - self._monotonic()))
         if "async_issue" not in capabilities:
             if not isinstance(result, Certificate):
                 raise RclResponseError("Finalizing order %s returned no certificate" % _uri(req.order_uri))
@@ -364,10 +369,10 @@ class RclClient:
         return FinalizeResult(True, cert, None, "valid")
 
     def _finalize_order_steps(
-        self, req: FinalizeRequest, wait: bool, deadline: float, poll_interval: float, check_mode: bool
+        self, req: FinalizeRequest, wait: bool, deadline: float, poll_interval: float, check_mode: bool,
+        wait_timeout: float = 300,
     ) -> FinalizeResult:
         """V6: read the order, validate it if pending, wait until ready, finalize."""
-        wait_timeout = max(0.0, deadline - self._monotonic())
 
         def read() -> Order:
             return self.adapter.get_order(req.order_uri, req.challenge_type, req.root_domain)

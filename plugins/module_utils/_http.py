@@ -156,11 +156,14 @@ class HttpTransport:
         data: t.Any = None,
         idempotent: bool | None = None,
         redact: bool = False,
+        read_timeout: float | None = None,
     ) -> requests.Response:
         """Send a request; return the 2xx response or raise an ``RclError``.
 
         ``idempotent`` defaults to True for GET, HEAD and DELETE. ``redact`` marks a
         secret URL (pre-signed download link): it never appears in an error.
+        ``read_timeout`` replaces ``timeout`` for the reply of a call the server takes
+        long to answer by design (V7 finalize validates before it replies).
         """
         method = method.upper()
         if idempotent is None:
@@ -189,7 +192,7 @@ class HttpTransport:
                     params=params,
                     json=json,
                     data=data,
-                    timeout=self.timeout,
+                    timeout=(self.timeout, read_timeout) if read_timeout else self.timeout,
                     verify=self.verify,
                 )
             except requests.exceptions.SSLError as exc:
@@ -265,10 +268,12 @@ class HttpTransport:
         data: t.Any = None,
         idempotent: bool | None = None,
         redact: bool = False,
+        read_timeout: float | None = None,
     ) -> t.Any:
         """``request()`` and parse the JSON reply; an empty body gives None."""
         response = self.request(
-            method, url, headers=headers, params=params, json=json, data=data, idempotent=idempotent, redact=redact
+            method, url, headers=headers, params=params, json=json, data=data, idempotent=idempotent, redact=redact,
+            read_timeout=read_timeout,
         )
         return parse_json_body(response, self.display_url(url, params, redact), redact)
 
@@ -282,6 +287,8 @@ def parse_json_body(response: t.Any, shown: str, redact: bool = False) -> t.Any:
         return _json.loads(text)
     except ValueError as exc:
         msg = "The reply of %s is not valid JSON (%s)" % (shown, exc)
-        if not redact:
+        # A broken JSON reply (cut short, say) may hold secrets (a certificate reply carries the
+        # PFX and its password): only a body that is not JSON at all (a gateway's page) is quoted.
+        if not redact and not text.lstrip().startswith(("{", "[")):
             msg += ": %s" % text[:_BODY_LIMIT]
         raise RclResponseError(msg, url=shown, http_status=response.status_code) from None

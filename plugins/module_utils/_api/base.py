@@ -351,6 +351,7 @@ class ApiAdapter(abc.ABC):
         params: t.Mapping[str, t.Any] | None = None,
         json: t.Any = None,
         idempotent: bool | None = None,
+        read_timeout: float | None = None,
     ) -> t.Any:
         """An authorized request whose JSON reply is returned (None if empty).
 
@@ -359,13 +360,15 @@ class ApiAdapter(abc.ABC):
         """
         try:
             return self.transport.request_json(
-                method, url, headers=self.auth.headers(), params=params, json=json, idempotent=idempotent
+                method, url, headers=self.auth.headers(), params=params, json=json, idempotent=idempotent,
+                read_timeout=read_timeout,
             )
         except RclAuthError:
             if not self.auth.invalidate():
                 raise
         return self.transport.request_json(
-            method, url, headers=self.auth.headers(), params=params, json=json, idempotent=idempotent
+            method, url, headers=self.auth.headers(), params=params, json=json, idempotent=idempotent,
+            read_timeout=read_timeout,
         )
 
     def shown(self, url: str, params: t.Mapping[str, t.Any] | None = None) -> str:
@@ -400,8 +403,8 @@ class ApiAdapter(abc.ABC):
         self.unsupported("Validating an order")
 
     @abc.abstractmethod
-    def finalize_order(self, req: FinalizeRequest) -> Certificate | Order | None:
-        """Finalize (V6, V7) or schedule issuance (V8)."""
+    def finalize_order(self, req: FinalizeRequest, read_timeout: float | None = None) -> Certificate | Order | None:
+        """Finalize (V6, V7) or schedule issuance (V8); ``read_timeout`` bounds the wait for the reply."""
 
     def delete_certificate(self, name: str) -> None:
         self.unsupported("Deleting a certificate")

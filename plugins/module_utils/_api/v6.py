@@ -70,7 +70,7 @@ class V6Adapter(ApiAdapter):
         body = {"orderUri": order_uri, "challengeType": self._challenge(challenge_type, "Validating an order")}
         self.call("POST", self._order_url("validate"), json=body, idempotent=False)
 
-    def finalize_order(self, req: FinalizeRequest) -> Order:
+    def finalize_order(self, req: FinalizeRequest, read_timeout: float | None = None) -> Order:
         body: dict[str, t.Any] = {
             "hostName": req.certificate_name,
             "rootDomain": self.require(req.root_domain, "root_domain", "Finalizing an order"),

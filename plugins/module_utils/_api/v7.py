@@ -40,7 +40,9 @@ class V7Adapter(ApiAdapter):
         url = self._certificate_url(req.certificate_name) + "/order"
         return parse_order(self.call("GET", url, idempotent=False), self.shown(url))
 
-    def finalize_order(self, req: FinalizeRequest) -> Certificate:
+    def finalize_order(self, req: FinalizeRequest, read_timeout: float | None = None) -> Certificate:
+        # The service validates the challenges before it replies: the reply may take a while.
         url = self._certificate_url(req.certificate_name) + "/finalize"
         params = {"orderuri": req.order_uri}
-        return parse_certificate(self.call("GET", url, params=params, idempotent=False), self.shown(url, params))
+        reply = self.call("GET", url, params=params, idempotent=False, read_timeout=read_timeout)
+        return parse_certificate(reply, self.shown(url, params))

@@ -49,7 +49,7 @@ class V8Adapter(ApiAdapter):
         # The reply is the certificate object (no status of its own): a new order is pending.
         return parse_order(self.call("POST", url, json=body, idempotent=False), self.shown(url), require_status=False)
 
-    def finalize_order(self, req: FinalizeRequest) -> Certificate | None:
+    def finalize_order(self, req: FinalizeRequest, read_timeout: float | None = None) -> Certificate | None:
         body = self._object(req.certificate_name, req.root_domain, req.challenge_type, "Scheduling a certificate")
         body["orderUri"] = req.order_uri
         if req.email:

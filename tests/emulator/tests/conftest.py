@@ -3,9 +3,7 @@ and always stop it, whatever happens to the tests."""
 
 from __future__ import annotations
 
-import atexit
 import os
-import signal
 import sys
 from typing import Any, Iterator
 
@@ -13,7 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from emuclient import Sandbox, run_sandbox, start_sandbox  # noqa: E402
+from emuclient import Sandbox, running_sandbox  # noqa: E402
 
 # Non-default ports, so a developer's sandbox on the defaults can keep running.
 TEST_PORTS = {
@@ -33,31 +31,10 @@ def start_args(ports: dict[str, str]) -> list[str]:
     return args
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt("SIGTERM")  # pytest then still runs the session teardown
-
-
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state = str(tmp_path_factory.mktemp("sandbox-state"))
-    stopped = []
-
-    def stop() -> None:
-        if stopped:
-            return
-        stopped.append(True)
-        res = run_sandbox(state, "stop")
-        if res.returncode != 0:
-            sys.stderr.write("sandbox stop failed:\n%s%s\n" % (res.stdout, res.stderr))
-
-    atexit.register(stop)  # last resort, should the teardown not run
-    previous = signal.signal(signal.SIGTERM, _sigterm)
-    try:
-        env = start_sandbox(state, *start_args(TEST_PORTS))
-        yield Sandbox(env, state)
-    finally:
-        stop()
-        signal.signal(signal.SIGTERM, previous)
+    with running_sandbox(str(tmp_path_factory.mktemp("sandbox-state")), *start_args(TEST_PORTS)) as sb:
+        yield sb
 
 
 @pytest.fixture(autouse=True)

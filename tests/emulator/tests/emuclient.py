@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import dns.message
@@ -241,3 +245,31 @@ def start_sandbox(state_dir: str, *args: str) -> dict[str, Any]:
     if res.returncode != 0:
         raise RuntimeError("sandbox start failed (%d):\n%s\n%s" % (res.returncode, res.stdout, res.stderr))
     return json.loads(res.stdout)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")  # pytest then still runs the session teardown
+
+
+@contextlib.contextmanager
+def running_sandbox(state_dir: str, *args: str) -> Iterator[Sandbox]:
+    """Start a sandbox in ``state_dir`` (``args``: start options) and always stop it again:
+    on leaving the block, on exceptions, on SIGTERM, and at interpreter exit as a last resort."""
+    stopped = []
+
+    def stop() -> None:
+        if stopped:
+            return
+        stopped.append(True)
+        res = run_sandbox(state_dir, "stop")
+        if res.returncode != 0:
+            sys.stderr.write("sandbox stop failed:\n%s%s\n" % (res.stdout, res.stderr))
+
+    atexit.register(stop)  # last resort, should the teardown not run
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        env = start_sandbox(state_dir, *args)
+        yield Sandbox(env, state_dir)
+    finally:
+        stop()
+        signal.signal(signal.SIGTERM, previous)

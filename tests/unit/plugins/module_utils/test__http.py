@@ -359,6 +359,17 @@ def test_request_json_malformed_body_not_echoed_when_redacted(httpserver, clock)
     assert "hunter2" not in str(exc.value) and "/bad" not in str(exc.value)
 
 
+def test_request_json_truncated_json_is_not_echoed(httpserver, clock):
+    # A certificate reply cut in half: the part that arrived holds the PFX password.
+    body = '{"certificateName": "www.example.com", "password": "hunter2", "pfxString": "MIIKdAIBAzCC'
+    httpserver.expect_request("/cut").respond_with_data(body, status=200, content_type="application/json")
+    with pytest.raises(RclResponseError) as exc:
+        make(clock).request_json("GET", httpserver.url_for("/cut"))
+    text = str(exc.value) + repr(exc.value.to_result())
+    assert "not valid JSON" in text and "/cut" in text
+    assert "hunter2" not in text and "MIIK" not in text
+
+
 def test_request_json_empty_200_is_none(httpserver, clock):
     httpserver.expect_request("/empty", method="POST").respond_with_data("", status=200)
     assert make(clock).request_json("POST", httpserver.url_for("/empty"), json={}) is None

@@ -97,3 +97,40 @@ def test_order_info_v7_has_no_order_read(httpserver, run_module, v7_args):
     assert result["failed"] is True
     assert "v6" in result["msg"].lower()
     assert len(httpserver.log) == 0
+
+
+def _slow_finalize(httpserver, v7_certificate, seconds):
+    import json
+    import time
+
+    from werkzeug import Response
+
+    old = v7_certificate(days_left=5, order_uri="https://acme.test/order/1/old")
+    new = v7_certificate(days_left=90, order_uri=ORDER_URI)
+
+    def handler(request):
+        time.sleep(seconds)
+        return Response(json.dumps(reply_body(new)), content_type="application/json")
+
+    httpserver.expect_ordered_request(v7_path("www.example.test"), method="GET").respond_with_json(reply_body(old))
+    httpserver.expect_ordered_request(v7_path("www.example.test", "/finalize")).respond_with_handler(handler)
+
+
+def test_v7_finalize_reply_may_take_longer_than_timeout_within_wait_timeout(httpserver, run_module, v7_args,
+                                                                             v7_certificate):
+    _slow_finalize(httpserver, v7_certificate, 1.5)
+    result = run_module(rcl_finalize.main, _args(v7_args, timeout=1, wait_timeout=10))
+    assert result["changed"] is True, result
+    assert result["status"] == "valid"
+
+
+def test_v7_finalize_never_waits_past_wait_timeout(httpserver, run_module, v7_args, v7_certificate):
+    import time
+
+    _slow_finalize(httpserver, v7_certificate, 3)
+    start = time.monotonic()
+    result = run_module(rcl_finalize.main, _args(v7_args, timeout=30, wait_timeout=1))
+    assert time.monotonic() - start < 2.9
+    assert result["failed"] is True
+    assert "timed out" in result["msg"].lower()
+    assert len(httpserver.log) <= 2  # finalize is not repeated
