@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) rcl.ssl contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: certificate_challenges
+short_description: Turn rcl.ssl.rcl_order results into DNS-01 records or HTTP-01 files to publish
+version_added: 0.1.0
+author:
+  - rcl.ssl contributors
+description:
+  - Takes the results of M(rcl.ssl.rcl_order) run in a loop whose items are certificate entries normalized by
+    P(rcl.ssl.certificate_spec#filter), and lists what to publish for the orders that were created.
+  - V(dns) gives one record set per DNS name with every value in it (a SAN order's apex and wildcard share
+    C(_acme-challenge.<apex>)), with the zone, the record name relative to the zone and the DNS provider of the
+    certificate.
+  - V(wait_for_txt) gives the same records in the shape O(community.dns.wait_for_txt#module:records) takes.
+  - V(http) gives one file per HTTP-01 token.
+  - Results without an order (not changed, skipped or failed) are ignored. Pure - no request, no file.
+options:
+  _input:
+    description: The C(results) of a looped M(rcl.ssl.rcl_order) task (or the whole registered result).
+    type: raw
+    required: true
+  kind:
+    description: What to list.
+    type: str
+    choices: [dns, wait_for_txt, http]
+    required: true
+  specs:
+    description:
+      - With V(http), keep only the tokens of the certificates among these normalized entries (those of one
+        host) and add each entry's C(webroot) to the token.
+    type: list
+    elements: dict
+seealso:
+  - module: rcl.ssl.rcl_order
+  - module: community.dns.wait_for_txt
+  - plugin: rcl.ssl.certificate_spec
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+---
+- name: Publish the DNS-01 records
+  community.general.nsupdate:
+    server: ns1.example.com
+    zone: "{{ item.zone }}"
+    record: "{{ item.name }}."
+    type: TXT
+    value: "{{ item['values'] }}"
+  loop: "{{ orders.results | rcl.ssl.certificate_challenges('dns') }}"
+
+- name: Wait for them
+  community.dns.wait_for_txt:
+    records: "{{ orders.results | rcl.ssl.certificate_challenges('wait_for_txt') }}"
+    timeout: 120
+"""
+
+RETURN = r"""
+_value:
+  description: The records (V(dns), V(wait_for_txt)) or files (V(http)).
+  type: list
+  elements: dict
+  contains:
+    name: {description: The record's fully qualified name without trailing dot (V(dns), V(wait_for_txt))., type: str}
+    values: {description: The TXT values (V(dns), V(wait_for_txt))., type: list, elements: str}
+    zone: {description: The zone holding the record (V(dns))., type: str}
+    record: {description: The record name relative to the zone, V(@) for the apex (V(dns))., type: str}
+    provider: {description: The certificate's DNS provider (V(dns))., type: str}
+    certificate_name: {description: The certificate (V(dns), V(http))., type: str}
+    identifier: {description: The name the token validates (V(http))., type: str}
+    resource: {description: The path below the web root, C(.well-known/acme-challenge/<token>) (V(http))., type: str}
+    resource_value: {description: The file content (V(http))., type: str}
+    webroot: {description: The web root of the certificate in O(specs) (V(http) with O(specs))., type: str}
+"""
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+
+def _relative(fqdn: str, zone: str) -> str:
+    if fqdn == zone:
+        return "@"
+    if fqdn.endswith("." + zone):
+        return fqdn[: -len(zone) - 1]
+    raise AnsibleFilterError("certificate_challenges: the record %s is not within the zone %s" % (fqdn, zone))
+
+
+def certificate_challenges(results: t.Any, kind: str, specs: t.Any = None) -> list[dict[str, t.Any]]:
+    if kind not in ("dns", "wait_for_txt", "http"):
+        raise AnsibleFilterError("certificate_challenges: kind must be dns, wait_for_txt or http, not %r" % (kind,))
+    if isinstance(results, dict):
+        results = results.get("results", [])
+    if not isinstance(results, (list, tuple)):
+        raise AnsibleFilterError("certificate_challenges: the input must be the results of a looped rcl_order task")
+    records: dict[str, dict[str, t.Any]] = {}
+    files: list[dict[str, t.Any]] = []
+    for result in results:
+        if not isinstance(result, dict) or not result.get("changed") or result.get("failed") or not result.get("order_uri"):
+            continue
+        item = result.get("item")
+        spec: dict[str, t.Any] = item if isinstance(item, dict) else {}
+        name = str(spec.get("name") or "")
+        if kind == "http":
+            for entry in result.get("challenge_data") or []:
+                http = (entry.get("challenges") or {}).get("http-01")
+                if http:
+                    files.append(dict(certificate_name=name, identifier=entry.get("identifier"),
+                                      resource=http["resource"], resource_value=http["resource_value"]))
+            continue
+        zone = str(spec.get("dns_zone") or spec.get("root_domain") or "").rstrip(".").lower()
+        for fqdn, values in sorted((result.get("challenge_data_dns") or {}).items()):
+            fqdn = str(fqdn).rstrip(".").lower()
+            record = records.setdefault(fqdn, dict(name=fqdn, values=[], zone=zone, record=_relative(fqdn, zone),
+                                                   provider=spec.get("dns_provider") or "nsupdate",
+                                                   certificate_name=name))
+            record["values"].extend(str(value) for value in values if str(value) not in record["values"])
+    if kind == "http":
+        if specs is None:
+            return files
+        webroots = {str(spec.get("name")): spec.get("webroot") or "" for spec in specs if isinstance(spec, dict)}
+        return [dict(item, webroot=webroots[item["certificate_name"]]) for item in files if item["certificate_name"] in webroots]
+    if kind == "wait_for_txt":
+        return [dict(name=record["name"], values=list(record["values"])) for record in records.values()]
+    return list(records.values())
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"certificate_challenges": certificate_challenges}

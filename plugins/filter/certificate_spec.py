@@ -1,0 +1,237 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) rcl.ssl contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: certificate_spec
+short_description: Normalize the certificate list of the rcl.ssl.rcl_certificate role
+version_added: 0.1.0
+author:
+  - rcl.ssl contributors
+description:
+  - Turns the entries of C(rcl_certificate_certificates) into complete descriptions - root domain, challenge
+    type, the names the certificate must cover, and the files to deploy with their paths and modes.
+  - Default paths are certbot-like - C(<base_dir>/<name>/cert.pem), C(chain.pem), C(fullchain.pem) and
+    C(privkey.pem). A wildcard name gets a safe directory name (V(*.example.com) -> V(_wildcard.example.com)).
+  - An empty string as a path (for example O(_input[].chain_path=)) deploys no such file.
+  - Pure and local - reads no file, needs no library, makes no request. Used by the role to build the list
+    of files that M(ansible.builtin.slurp) reads on each host; see P(rcl.ssl.certificate_status#filter).
+options:
+  _input:
+    description: The list of certificate entries (C(rcl_certificate_certificates)).
+    type: list
+    elements: dict
+    required: true
+  base_dir:
+    description: Directory under which each certificate gets a directory named after it.
+    type: path
+    default: /etc/ssl/rcl
+  defaults:
+    description:
+      - Values for the keys an entry leaves out - C(challenge_type), C(owner), C(group), C(mode),
+        C(privatekey_mode), C(backup), C(dns_provider), C(dns_zone), C(webroot), C(reload), C(notify).
+    type: dict
+    default: {}
+seealso:
+  - plugin: rcl.ssl.certificate_status
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+---
+- name: Show where the role would deploy the files
+  ansible.builtin.debug:
+    msg: "{{ item.files | map(attribute='path') }}"
+  loop: >-
+    {{ [{'name': '*.example.com'}, {'name': 'example.com', 'san': true}]
+       | rcl.ssl.certificate_spec(base_dir='/etc/ssl/rcl') }}
+"""
+
+RETURN = r"""
+_value:
+  description: One normalized entry per input entry, in the same order.
+  type: list
+  elements: dict
+  contains:
+    name: {description: The certificate name., type: str, sample: "*.example.com"}
+    safe_name: {description: The name as a directory name., type: str, sample: _wildcard.example.com}
+    directory: {description: The certificate's default directory., type: str, sample: /etc/ssl/rcl/_wildcard.example.com}
+    root_domain: {description: The root domain (given, or derived from the name)., type: str}
+    challenge_type: {description: V(dns) or V(http)., type: str}
+    san: {description: Whether it is a SAN certificate (apex + wildcard for DNS, apex + www for HTTP)., type: bool}
+    wanted_names: {description: The names the deployed certificate must cover., type: list, elements: str}
+    dns_provider: {description: The DNS provider for DNS-01., type: str}
+    dns_zone: {description: The DNS zone holding the validation records (default the root domain)., type: str}
+    webroot: {description: The web root for HTTP-01., type: str}
+    owner: {description: Owner of the files., type: str}
+    group: {description: Group of the files., type: str}
+    backup: {description: Keep a backup of replaced files., type: bool}
+    reload: {description: Services to reload when a file changed., type: list, elements: str}
+    notify: {description: Handler names or topics to notify when a file changed., type: list, elements: str}
+    pfx: {description: Whether a PKCS#12 file is deployed., type: bool}
+    directories:
+      description:
+        - The directories of the files, parents first. Those below O(base_dir) get mode V(0755), or V(0700) when
+          they hold only the private key or PFX; others have mode V(null) (an existing directory is left as it is).
+      type: list
+      elements: dict
+    files:
+      description: The files to deploy.
+      type: list
+      elements: dict
+      contains:
+        kind: {description: V(certificate), V(chain), V(fullchain), V(privatekey) or V(pfx)., type: str}
+        path: {description: Absolute path., type: str}
+        mode: {description: File mode., type: str}
+        secret: {description: Whether the file holds the private key., type: bool}
+"""
+
+import os.path
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+KINDS = (
+    # kind, option, default file name, secret
+    ("certificate", "certificate_path", "cert.pem", False),
+    ("chain", "chain_path", "chain.pem", False),
+    ("fullchain", "fullchain_path", "fullchain.pem", False),
+    ("privatekey", "privatekey_path", "privkey.pem", True),
+    ("pfx", "pfx_path", None, True),
+)
+
+
+def _safe_name(name: str) -> str:
+    safe = name.replace("*", "_wildcard")
+    if not safe or safe in (".", "..") or "/" in safe or "\x00" in safe:
+        raise AnsibleFilterError("certificate_spec: %r cannot be used as a directory name" % name)
+    return safe
+
+
+def _root_domain(name: str, san: bool) -> str:
+    host = name[2:] if name.startswith("*.") else name
+    if san:
+        return host
+    labels = host.split(".")
+    return ".".join(labels[-2:]) if len(labels) > 2 else host
+
+
+def _as_list(value: t.Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in value]
+
+
+def _mode(value: t.Any) -> str:
+    if isinstance(value, int):
+        return "%04o" % value
+    return str(value)
+
+
+def _directories(files: list[dict[str, t.Any]], base_dir: str) -> list[dict[str, t.Any]]:
+    """The directories to create, parents first. Below base_dir: 0700 when it holds only secret files, else 0755;
+    elsewhere the mode of an existing directory is left alone (mode None)."""
+    base = os.path.normpath(base_dir)
+    dirs: dict[str, bool] = {}
+    for item in files:
+        directory = os.path.dirname(item["path"])
+        dirs[directory] = dirs.get(directory, True) and item["secret"]
+    result: list[dict[str, str | None]] = []
+    if any(d.startswith(base + os.sep) for d in dirs):
+        result.append(dict(path=base, mode="0755"))
+    for directory, only_secret in sorted(dirs.items()):
+        inside = directory.startswith(base + os.sep)
+        result.append(dict(path=directory, mode=("0700" if only_secret else "0755") if inside else None))
+    return result
+
+
+def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t.Any]:
+    if not isinstance(entry, dict) or not entry.get("name"):
+        raise AnsibleFilterError("certificate_spec: every certificate needs a name, got %r" % (entry,))
+
+    def get(key: str, fallback: t.Any = None) -> t.Any:
+        value = entry.get(key)
+        if value is None:
+            value = defaults.get(key)
+        return fallback if value is None else value
+
+    name = str(entry["name"]).strip().rstrip(".").lower()
+    san = bool(get("san", False))
+    challenge = str(get("challenge_type", "dns")).lower()
+    if challenge not in ("dns", "http"):
+        raise AnsibleFilterError("certificate_spec: %s: challenge_type must be dns or http, not %r" % (name, challenge))
+    if name.startswith("*.") and challenge == "http":
+        raise AnsibleFilterError("certificate_spec: %s: a wildcard needs challenge_type dns" % name)
+    root = str(get("root_domain") or _root_domain(name, san)).lower()
+    if name != root and not name.endswith("." + root):
+        raise AnsibleFilterError("certificate_spec: %s is not within root_domain %s" % (name, root))
+    wanted = [name]
+    if san:
+        if name != root or name.startswith("*."):
+            raise AnsibleFilterError("certificate_spec: the SAN certificate %s must be named after its apex %s" % (name, root))
+        wanted.append(("*." if challenge == "dns" else "www.") + name)
+    safe = _safe_name(name)
+    directory = os.path.join(base_dir, safe)
+    mode = _mode(get("mode", "0644"))
+    key_mode = _mode(get("privatekey_mode", "0600"))
+    files = []
+    for kind, option, default_file, secret in KINDS:
+        path = entry.get(option)
+        if path is None and default_file:
+            path = os.path.join(directory, default_file)
+        if not path:
+            continue
+        if not os.path.isabs(str(path)):
+            raise AnsibleFilterError("certificate_spec: %s: %s must be an absolute path, not %r" % (name, option, path))
+        files.append(dict(kind=kind, path=os.path.normpath(str(path)), mode=key_mode if secret else mode, secret=secret))
+    if not any(item["kind"] in ("certificate", "fullchain") for item in files):
+        raise AnsibleFilterError("certificate_spec: %s: deploy at least one of certificate_path and fullchain_path" % name)
+    if not any(item["kind"] == "privatekey" for item in files):
+        raise AnsibleFilterError("certificate_spec: %s: privatekey_path cannot be empty: the role deploys the key" % name)
+    return dict(
+        name=name,
+        directories=_directories(files, base_dir),
+        safe_name=safe,
+        directory=directory,
+        root_domain=root,
+        challenge_type=challenge,
+        san=san,
+        wanted_names=wanted,
+        dns_provider=str(get("dns_provider", "nsupdate")),
+        dns_zone=str(get("dns_zone") or root).rstrip("."),
+        webroot=get("webroot") or "",
+        owner=get("owner") or None,
+        group=get("group") or None,
+        backup=bool(get("backup", True)),
+        reload=_as_list(get("reload")),
+        notify=_as_list(get("notify")),
+        pfx=any(item["kind"] == "pfx" for item in files),
+        files=files,
+    )
+
+
+def certificate_spec(entries: t.Any, base_dir: str = "/etc/ssl/rcl", defaults: dict[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+    if not isinstance(entries, (list, tuple)):
+        raise AnsibleFilterError("certificate_spec: the input must be a list of certificate entries")
+    if not base_dir or not os.path.isabs(str(base_dir)):
+        raise AnsibleFilterError("certificate_spec: base_dir must be an absolute path, not %r" % (base_dir,))
+    specs = [_one(entry, str(base_dir), dict(defaults or {})) for entry in entries]
+    names = [spec["name"] for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise AnsibleFilterError("certificate_spec: certificates listed twice: %s" % ", ".join(duplicates))
+    paths = [item["path"] for spec in specs for item in spec["files"]]
+    clashes = sorted({path for path in paths if paths.count(path) > 1})
+    if clashes:
+        raise AnsibleFilterError("certificate_spec: several files would be written to %s" % ", ".join(clashes))
+    return specs
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"certificate_spec": certificate_spec}

@@ -1,0 +1,59 @@
+"""Role tests: one emulator sandbox per session on its own ports, always stopped (see roleharness.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from roleharness import ROLE_PORTS, ROOT  # noqa: E402  (also puts tests/emulator/tests on sys.path)
+from emuclient import Sandbox  # noqa: E402
+
+try:
+    from emuclient import running_sandbox  # start + always stop (atexit, SIGTERM, exceptions)
+except ImportError:  # an emuclient without the helper
+    import atexit
+    import contextlib
+    import signal
+
+    from emuclient import run_sandbox, start_sandbox
+
+    @contextlib.contextmanager  # type: ignore[no-redef]
+    def running_sandbox(state_dir: str, *args: str) -> Iterator[Sandbox]:
+        def stop() -> None:
+            if not stopped:
+                stopped.append(True)
+                run_sandbox(state_dir, "stop")
+
+        def sigterm(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt("SIGTERM")
+
+        stopped: list[bool] = []
+        atexit.register(stop)
+        previous = signal.signal(signal.SIGTERM, sigterm)
+        try:
+            yield Sandbox(start_sandbox(state_dir, *args), state_dir)
+        finally:
+            stop()
+            signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The sandbox on ROLE_PORTS in a temporary state folder, stopped whatever happens (also on SIGTERM)."""
+    state = str(tmp_path_factory.mktemp("role-sandbox"))
+    with running_sandbox(state, *ROLE_PORTS) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def collections_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A directory holding ansible_collections/rcl/ssl -> this checkout."""
+    base = tmp_path_factory.mktemp("collections")
+    (base / "ansible_collections" / "rcl").mkdir(parents=True)
+    os.symlink(ROOT, str(base / "ansible_collections" / "rcl" / "ssl"))
+    return str(base)
