@@ -339,7 +339,7 @@ class RclClient:
         if "order_read" in capabilities:
             return self._finalize_order_steps(req, wait, deadline, poll_interval, check_mode, wait_timeout)
         current = self.get_certificate(req.certificate_name)
-        if current is not None and current.order_uri and current.order_uri.strip() == req.order_uri.strip():
+        if current is not None and same_order(current.order_uri, req.order_uri):
             return FinalizeResult(False, current, None, "valid")
         if check_mode:
             return FinalizeResult(True, None, None, "pending")
@@ -529,8 +529,25 @@ def _identifier_from_record(record: str, name: str, root: str | None) -> str:
     return record[len(prefix):] if record.startswith(prefix) else (root or record)
 
 
+def same_order(a: str | None, b: str | None) -> bool:
+    """Whether two order URLs name the same ACME order.
+
+    The vendor's own example answers a finalize of ``https://acme-v02.../order/1/2`` with
+    ``orderUri`` ``https://acme-staging-v02.../order/1/2``: the order is identified by its
+    path (account and order numbers), so the host and a trailing slash are not compared.
+    """
+    if not a or not b:
+        return False
+    try:
+        pa, pb = urlsplit(a.strip()), urlsplit(b.strip())
+    except ValueError:
+        return a.strip() == b.strip()
+    path_a, path_b = pa.path.rstrip("/"), pb.path.rstrip("/")
+    return bool(path_a) and path_a == path_b and pa.query == pb.query
+
+
 def _is_new(cert: Certificate, before: Certificate | None, order_uri: str) -> bool:
-    if cert.order_uri and cert.order_uri.strip() == order_uri.strip():
+    if same_order(cert.order_uri, order_uri):
         return True
     if cert.issue_date is None:
         return False

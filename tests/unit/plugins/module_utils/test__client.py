@@ -772,3 +772,15 @@ def test_no_secret_in_errors_or_results(httpserver, fake):
     for text in shown:
         for secret in secrets:
             assert secret not in text, (secret, text)
+
+
+def test_same_order_ignores_host_as_the_vendor_example_does():
+    from ansible_collections.rcl.ssl.plugins.module_utils._client import same_order
+
+    # seed 001: finalize of the acme-v02 order answers with the acme-staging-v02 URL of the same order
+    assert same_order("https://acme-v02.api.letsencrypt.org/acme/order/116443104/10568102114",
+                      "https://acme-staging-v02.api.letsencrypt.org/acme/order/116443104/10568102114")
+    assert same_order("https://a.test/acme/order/1/2/", " https://a.test/acme/order/1/2")
+    assert not same_order("https://a.test/acme/order/1/2", "https://a.test/acme/order/1/3")
+    assert not same_order(None, "https://a.test/acme/order/1/2")
+    assert not same_order("https://a.test/", "https://b.test/")
