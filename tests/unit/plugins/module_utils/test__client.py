@@ -69,22 +69,12 @@ def json_response(name_or_data, status=200):
     return Response(text, status=status, content_type="application/json")
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from ...conftest import FakeClock as FakeTime  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture
 def fake():
-    return FakeTime()
+    return FakeTime(start=50.0)
 
 
 def client_for(httpserver, version: str, fake: FakeTime) -> RclClient:

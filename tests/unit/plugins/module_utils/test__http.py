@@ -28,24 +28,7 @@ SECRET_QUERY = "sv=2023&sig=S3cr3tSignature%3D"
 SECRET_PATH = "/container/bf0e9b01-a0cc-4a0e-b232-75265afd2c1d.pfx"
 
 
-class FakeClock:
-    """A monotonic clock that only moves when the code sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
+from ...conftest import FakeClock  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def make(clock: FakeClock, **kwargs) -> HttpTransport:
