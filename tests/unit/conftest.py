@@ -121,8 +121,6 @@ def pki(_pki_keys: _KeyCache) -> t.Callable[..., Pki]:
     to the PKCS#12 too; the PKCS#12's extra certificates are in a shuffled order that is
     never the chain order.
     """
-    pytest.importorskip("cryptography")
-
     def build(key_type: str = "rsa", sans: t.Sequence[str] | None = ("www.example.com",),
               common_name: str | None = None, not_before: datetime.datetime | None = None,
               not_after: datetime.datetime | None = None, intermediates: int = 1, ca_key_type: str = "rsa",

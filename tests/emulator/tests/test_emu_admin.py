@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import shutil
 import time
 
-import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -118,7 +116,6 @@ def test_settings_validation(sandbox: Sandbox) -> None:
     assert requests.post(sandbox.admin + "/settings", json={"download_ttl": -1}, timeout=10).status_code == 400
 
 
-@pytest.mark.skipif(shutil.which("ansible") is None, reason="ansible not installed")
 def test_ansible_nsupdate_and_wait_for_txt(sandbox: Sandbox) -> None:
     """The proof: community.general.nsupdate + community.dns.wait_for_txt, unchanged, via 'sandbox exec'."""
     res = run_sandbox(sandbox.state_dir, "exec", "--", os.path.join(HERE, "dns-proof.sh"),

@@ -11,8 +11,6 @@ import re
 
 import pytest
 
-pytest.importorskip("cryptography")
-
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
 
