@@ -76,14 +76,18 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each HTTP request.
+      - Seconds one HTTP request may take, end to end - connecting, sending and reading the whole reply.
+        A server that sends its reply slowly cannot hold a task longer.
+      - From 1 to 86400. Replies larger than 4 MiB (downloads 1 MiB) are refused.
     type: int
     default: 30
   retries:
     description:
       - How many times a request that is safe to repeat (a read) is retried after a connection
         error, a timeout, HTTP 429 or a 5xx reply, with exponential backoff and jitter, honouring
-        C(Retry-After). All retries of one request together never take longer than 120 seconds.
+        C(Retry-After). All attempts of one request together end within 120 seconds, or O(timeout) if that
+        is longer. That is a deadline, not only a limit on the waits between attempts.
+      - From 0 to 20.
       - Requests that create an order or a certificate are never retried after they may have
         reached the service (they cost quota); they are retried only on HTTP 429.
     type: int

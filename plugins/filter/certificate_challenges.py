@@ -19,6 +19,8 @@ description:
     certificate.
   - V(wait_for_txt) gives the same records in the shape O(community.dns.wait_for_txt#module:records) takes.
   - V(http) gives one file per HTTP-01 token.
+  - The zone of an entry is its C(dns_zone), else its C(root_domain), else the registrable domain of its name by
+    the Public Suffix List (needs C(publicsuffixlist) on the controller).
   - Results without an order (not changed, skipped or failed) are ignored. Pure - no request, no file.
 options:
   _input:
@@ -66,21 +68,48 @@ _value:
   type: list
   elements: dict
   contains:
-    name: {description: The record's fully qualified name without trailing dot (V(dns), V(wait_for_txt))., type: str}
-    values: {description: The TXT values (V(dns), V(wait_for_txt))., type: list, elements: str}
-    zone: {description: The zone holding the record (V(dns))., type: str}
-    record: {description: The record name relative to the zone, V(@) for the apex (V(dns))., type: str}
-    provider: {description: The certificate's DNS provider (V(dns))., type: str}
-    certificate_name: {description: The certificate (V(dns), V(http))., type: str}
-    identifier: {description: The name the token validates (V(http))., type: str}
-    resource: {description: The path below the web root, C(.well-known/acme-challenge/<token>) (V(http))., type: str}
-    resource_value: {description: The file content (V(http))., type: str}
-    webroot: {description: The web root of the certificate in O(specs) (V(http) with O(specs))., type: str}
+    name:
+      description: The record's fully qualified name without trailing dot (V(dns), V(wait_for_txt)).
+      type: str
+      sample: _acme-challenge.www.shop.co.uk
+    values:
+      description: The TXT values (V(dns), V(wait_for_txt)).
+      type: list
+      elements: str
+    zone:
+      description: The zone holding the record (V(dns)).
+      type: str
+      sample: shop.co.uk
+    record:
+      description: The record name relative to the zone, V(@) for the apex (V(dns)).
+      type: str
+      sample: _acme-challenge.www
+    provider:
+      description: The certificate's DNS provider (V(dns)).
+      type: str
+    certificate_name:
+      description: The certificate (V(dns), V(http)).
+      type: str
+    identifier:
+      description: The name the token validates (V(http)).
+      type: str
+    resource:
+      description: The path below the web root, C(.well-known/acme-challenge/<token>) (V(http)).
+      type: str
+    resource_value:
+      description: The file content (V(http)).
+      type: str
+    webroot:
+      description: The web root of the certificate in O(specs) (V(http) with O(specs)).
+      type: str
 """
 
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclInputError
+from ansible_collections.rcl.ssl.plugins.module_utils._names import root_domain_for, validate_certificate_name
 
 
 def _relative(fqdn: str, zone: str) -> str:
@@ -89,6 +118,17 @@ def _relative(fqdn: str, zone: str) -> str:
     if fqdn.endswith("." + zone):
         return fqdn[: -len(zone) - 1]
     raise AnsibleFilterError("certificate_challenges: the record %s is not within the zone %s" % (fqdn, zone))
+
+
+def _zone(spec: dict[str, t.Any]) -> str:
+    """The zone of the entry's records: dns_zone, else root_domain, else by the Public Suffix List."""
+    try:
+        zone = str(spec.get("dns_zone") or spec.get("root_domain") or "").strip().rstrip(".").lower()
+        if zone:
+            return zone  # a zone may be delegated (_acme-challenge.example.com): not a host name
+        return root_domain_for(validate_certificate_name(spec.get("name")), None, bool(spec.get("san")))
+    except RclInputError as exc:
+        raise AnsibleFilterError("certificate_challenges: %s" % exc.msg) from None
 
 
 def certificate_challenges(results: t.Any, kind: str, specs: t.Any = None) -> list[dict[str, t.Any]]:
@@ -113,8 +153,9 @@ def certificate_challenges(results: t.Any, kind: str, specs: t.Any = None) -> li
                     files.append(dict(certificate_name=name, identifier=entry.get("identifier"),
                                       resource=http["resource"], resource_value=http["resource_value"]))
             continue
-        zone = str(spec.get("dns_zone") or spec.get("root_domain") or "").rstrip(".").lower()
-        for fqdn, values in sorted((result.get("challenge_data_dns") or {}).items()):
+        challenge_data_dns = result.get("challenge_data_dns") or {}
+        zone = _zone(spec) if challenge_data_dns else ""
+        for fqdn, values in sorted(challenge_data_dns.items()):
             fqdn = str(fqdn).rstrip(".").lower()
             record = records.setdefault(fqdn, dict(name=fqdn, values=[], zone=zone, record=_relative(fqdn, zone),
                                                    provider=spec.get("dns_provider") or "nsupdate",

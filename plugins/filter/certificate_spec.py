@@ -17,7 +17,12 @@ description:
   - Default paths are certbot-like - C(<base_dir>/<name>/cert.pem), C(chain.pem), C(fullchain.pem) and
     C(privkey.pem). A wildcard name gets a safe directory name (V(*.example.com) -> V(_wildcard.example.com)).
   - An empty string as a path (for example O(_input[].chain_path=)) deploys no such file.
-  - Pure and local - reads no file, needs no library, makes no request. Used by the role to build the list
+  - Names follow the rules of the rcl.ssl modules - one fully qualified host name, lower-cased, with an optional
+    leading C(*.); no trailing dot, comma, space or control character.
+  - The root domain, when an entry does not give one, is the registrable domain by the Public Suffix List
+    (V(www.shop.co.uk) -> V(shop.co.uk), V(a.b.example.com) -> V(example.com)); for a SAN certificate it is the
+    name itself. The DNS zone defaults to the root domain.
+  - Pure and local - reads no file, makes no request. Used by the role to build the list
     of files that M(ansible.builtin.slurp) reads on each host; see P(rcl.ssl.certificate_status#filter).
 options:
   _input:
@@ -35,6 +40,8 @@ options:
         C(privatekey_mode), C(backup), C(dns_provider), C(dns_zone), C(webroot), C(reload), C(notify).
     type: dict
     default: {}
+requirements:
+  - publicsuffixlist >= 1.0 (on the controller), to derive root domains
 seealso:
   - plugin: rcl.ssl.certificate_status
     plugin_type: filter
@@ -56,22 +63,64 @@ _value:
   type: list
   elements: dict
   contains:
-    name: {description: The certificate name., type: str, sample: "*.example.com"}
-    safe_name: {description: The name as a directory name., type: str, sample: _wildcard.example.com}
-    directory: {description: The certificate's default directory., type: str, sample: /etc/ssl/rcl/_wildcard.example.com}
-    root_domain: {description: The root domain (given, or derived from the name)., type: str}
-    challenge_type: {description: V(dns) or V(http)., type: str}
-    san: {description: Whether it is a SAN certificate (apex + wildcard for DNS, apex + www for HTTP)., type: bool}
-    wanted_names: {description: The names the deployed certificate must cover., type: list, elements: str}
-    dns_provider: {description: The DNS provider for DNS-01., type: str}
-    dns_zone: {description: The DNS zone holding the validation records (default the root domain)., type: str}
-    webroot: {description: The web root for HTTP-01., type: str}
-    owner: {description: Owner of the files., type: str}
-    group: {description: Group of the files., type: str}
-    backup: {description: Keep a backup of replaced files., type: bool}
-    reload: {description: Services to reload when a file changed., type: list, elements: str}
-    notify: {description: Handler names or topics to notify when a file changed., type: list, elements: str}
-    pfx: {description: Whether a PKCS#12 file is deployed., type: bool}
+    name:
+      description: The certificate name, lower-cased.
+      type: str
+      sample: "*.example.com"
+    safe_name:
+      description: The name as a directory name.
+      type: str
+      sample: _wildcard.example.com
+    directory:
+      description: The certificate's default directory.
+      type: str
+      sample: /etc/ssl/rcl/_wildcard.example.com
+    root_domain:
+      description:
+        - The root domain - given, or the registrable domain of the name by the Public Suffix List
+          (the name itself for a SAN certificate).
+      type: str
+      sample: shop.co.uk
+    challenge_type:
+      description: V(dns) or V(http).
+      type: str
+    san:
+      description: Whether it is a SAN certificate (apex + wildcard for DNS, apex + www for HTTP).
+      type: bool
+    wanted_names:
+      description: The names the deployed certificate must cover.
+      type: list
+      elements: str
+    dns_provider:
+      description: The DNS provider for DNS-01.
+      type: str
+    dns_zone:
+      description: The DNS zone holding the validation records (default the root domain).
+      type: str
+      sample: shop.co.uk
+    webroot:
+      description: The web root for HTTP-01.
+      type: str
+    owner:
+      description: Owner of the files.
+      type: str
+    group:
+      description: Group of the files.
+      type: str
+    backup:
+      description: Keep a backup of replaced files.
+      type: bool
+    reload:
+      description: Services to reload when a file changed.
+      type: list
+      elements: str
+    notify:
+      description: Handler names or topics to notify when a file changed.
+      type: list
+      elements: str
+    pfx:
+      description: Whether a PKCS#12 file is deployed.
+      type: bool
     directories:
       description:
         - The directories of the files, parents first. Those below O(base_dir) get mode V(0755), or V(0700) when
@@ -83,16 +132,33 @@ _value:
       type: list
       elements: dict
       contains:
-        kind: {description: V(certificate), V(chain), V(fullchain), V(privatekey) or V(pfx)., type: str}
-        path: {description: Absolute path., type: str}
-        mode: {description: File mode., type: str}
-        secret: {description: Whether the file holds the private key., type: bool}
+        kind:
+          description: V(certificate), V(chain), V(fullchain), V(privatekey) or V(pfx).
+          type: str
+        path:
+          description: Absolute path.
+          type: str
+        mode:
+          description: File mode.
+          type: str
+        secret:
+          description: Whether the file holds the private key.
+          type: bool
 """
 
 import os.path
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclInputError
+from ansible_collections.rcl.ssl.plugins.module_utils._names import (
+    check_challenge,
+    root_domain_for,
+    safe_dir_name,
+    validate_certificate_name,
+    wanted_names,
+)
 
 KINDS = (
     # kind, option, default file name, secret
@@ -102,21 +168,6 @@ KINDS = (
     ("privatekey", "privatekey_path", "privkey.pem", True),
     ("pfx", "pfx_path", None, True),
 )
-
-
-def _safe_name(name: str) -> str:
-    safe = name.replace("*", "_wildcard")
-    if not safe or safe in (".", "..") or "/" in safe or "\x00" in safe:
-        raise AnsibleFilterError("certificate_spec: %r cannot be used as a directory name" % name)
-    return safe
-
-
-def _root_domain(name: str, san: bool) -> str:
-    host = name[2:] if name.startswith("*.") else name
-    if san:
-        return host
-    labels = host.split(".")
-    return ".".join(labels[-2:]) if len(labels) > 2 else host
 
 
 def _as_list(value: t.Any) -> list[str]:
@@ -160,22 +211,17 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
             value = defaults.get(key)
         return fallback if value is None else value
 
-    name = str(entry["name"]).strip().rstrip(".").lower()
-    san = bool(get("san", False))
-    challenge = str(get("challenge_type", "dns")).lower()
-    if challenge not in ("dns", "http"):
-        raise AnsibleFilterError("certificate_spec: %s: challenge_type must be dns or http, not %r" % (name, challenge))
-    if name.startswith("*.") and challenge == "http":
-        raise AnsibleFilterError("certificate_spec: %s: a wildcard needs challenge_type dns" % name)
-    root = str(get("root_domain") or _root_domain(name, san)).lower()
-    if name != root and not name.endswith("." + root):
-        raise AnsibleFilterError("certificate_spec: %s is not within root_domain %s" % (name, root))
-    wanted = [name]
-    if san:
-        if name != root or name.startswith("*."):
-            raise AnsibleFilterError("certificate_spec: the SAN certificate %s must be named after its apex %s" % (name, root))
-        wanted.append(("*." if challenge == "dns" else "www.") + name)
-    safe = _safe_name(name)
+    name = ""
+    try:
+        name = validate_certificate_name(entry["name"])
+        san = bool(get("san", False))
+        challenge = check_challenge(name, get("challenge_type") or "dns") or "dns"
+        root = root_domain_for(name, get("root_domain") or None, san)
+        wanted = wanted_names(name, challenge, san)
+        safe = safe_dir_name(name)
+        zone = str(get("dns_zone") or root).strip().rstrip(".").lower()  # may be a delegated _acme-challenge zone
+    except RclInputError as exc:
+        raise AnsibleFilterError("certificate_spec: %s%s" % (name + ": " if name else "", exc.msg)) from None
     directory = os.path.join(base_dir, safe)
     mode = _mode(get("mode", "0644"))
     key_mode = _mode(get("privatekey_mode", "0600"))
@@ -203,7 +249,7 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
         san=san,
         wanted_names=wanted,
         dns_provider=str(get("dns_provider", "nsupdate")),
-        dns_zone=str(get("dns_zone") or root).rstrip("."),
+        dns_zone=zone,
         webroot=get("webroot") or "",
         owner=get("owner") or None,
         group=get("group") or None,

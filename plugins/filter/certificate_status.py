@@ -76,16 +76,30 @@ _value:
   type: list
   elements: dict
   contains:
-    needs_work: {description: Whether the certificate must be (re)deployed., type: bool}
-    reasons: {description: Why, one sentence per finding (empty when nothing is to do)., type: list, elements: str}
+    needs_work:
+      description: Whether the certificate must be (re)deployed.
+      type: bool
+    reasons:
+      description: Why, one sentence per finding (empty when nothing is to do).
+      type: list
+      elements: str
     deployed:
       description: Facts about the deployed certificate when it could be read (subject, SANs, serial, validity).
       type: dict
       contains:
-        serial: {description: Serial number in colon hex., type: str}
-        sans: {description: Subject alternative names., type: list, elements: str}
-        not_after: {description: ISO 8601 UTC., type: str}
-        days_remaining: {description: Whole days until expiry., type: int}
+        serial:
+          description: Serial number in colon hex.
+          type: str
+        sans:
+          description: Subject alternative names.
+          type: list
+          elements: str
+        not_after:
+          description: ISO 8601 UTC.
+          type: str
+        days_remaining:
+          description: Whole days until expiry.
+          type: int
 """
 
 import base64
@@ -96,7 +110,8 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rcl.ssl.plugins.module_utils import _certificate
-from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclCertificateError, RclError
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclCertificateError, RclError, RclInputError
+from ansible_collections.rcl.ssl.plugins.module_utils._names import validate_certificate_name, wanted_names
 
 _MISSING = object()
 
@@ -128,8 +143,24 @@ def _contents(slurped: t.Any) -> dict[str, t.Any]:
     return found
 
 
+def _wanted(spec: t.Any) -> tuple[str, list[str]]:
+    """The entry's name and wanted names, by the collection's name rules."""
+    if not isinstance(spec, dict):
+        raise AnsibleFilterError("certificate_status: the input must be the list made by rcl.ssl.certificate_spec")
+    try:
+        name = validate_certificate_name(spec.get("name"))
+        wanted = spec.get("wanted_names") or wanted_names(name, spec.get("challenge_type") or "dns",
+                                                          bool(spec.get("san")))
+        if isinstance(wanted, str):
+            wanted = [wanted]
+        return name, [validate_certificate_name(item) for item in wanted]
+    except RclInputError as exc:
+        raise AnsibleFilterError("certificate_status: %s" % exc.msg) from None
+
+
 def _check(spec: dict[str, t.Any], contents: dict[str, t.Any], remaining_days: int,
            now: datetime.datetime | None) -> tuple[list[str], dict[str, t.Any] | None]:
+    name, wanted = _wanted(spec)
     reasons: list[str] = []
     data: dict[str, bytes] = {}
     for item in spec.get("files") or []:
@@ -153,14 +184,13 @@ def _check(spec: dict[str, t.Any], contents: dict[str, t.Any], remaining_days: i
             expected = [bundle.leaf] + list(bundle.chain)
             if full != expected:  # x509.Certificate compares by DER
                 reasons.append("the full chain is not the certificate followed by the chain")
-        _certificate.check_bundle(bundle, spec["name"], now=now)
+        _certificate.check_bundle(bundle, name, now=now)
     except RclCertificateError as exc:
         return reasons + ["%s (%s)" % (exc, getattr(exc, "check", "pem"))], None
     except RclError as exc:
         return reasons + [str(exc)], None
     meta = _certificate.cert_metadata(bundle.leaf, now=now)
-    wanted = list(spec.get("wanted_names") or [spec["name"]])
-    missing = [name for name in wanted if not _certificate.covers_names(bundle.leaf, [name])]
+    missing = [item for item in wanted if not _certificate.covers_names(bundle.leaf, [item])]
     if missing:
         reasons.append("the certificate does not cover %s (it covers %s)" % (", ".join(missing), ", ".join(meta["sans"])))
     if meta["days_remaining"] < remaining_days:

@@ -2,8 +2,14 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
-"""Authorization for the API: an API key (V7, V8) or an Azure AD client-credentials token (V6)."""
+"""Authorization for the API: an API key (V7, V8) or an Azure AD client-credentials token (V6).
+
+Both report their secret through ``on_secret`` (the module registers it as a ``no_log``
+value) before it is ever sent: the API key when the scheme is built, each access token
+as soon as it is fetched. An error reply that echoes one is then masked.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,17 @@ from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
     RclInputError,
     RclResponseError,
 )
+from ansible_collections.rcl.ssl.plugins.module_utils._http import parse_json_body
+
+__all__ = [
+    "ApiKeyAuth",
+    "Auth",
+    "ClientCredentialsAuth",
+    "DEFAULT_SCOPE",
+    "DEFAULT_TOKEN_URL",
+    "TOKEN_EXPIRY_MARGIN",
+    "default_token_url",
+]
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport
@@ -45,13 +62,39 @@ class Auth:
         return False
 
 
-class ApiKeyAuth(Auth):
-    """The subscription's API key as a Bearer token (V7, V8)."""
+def _header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot follow ``Bearer`` in a header, without quoting any of it; None if it can."""
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        return "contains a control character (such as a line break, NUL or escape)"
+    if any(ord(c) > 0xFF for c in value):
+        return "contains a character outside latin-1"
+    if any(c.isspace() for c in value):
+        return "contains whitespace"
+    return None
 
-    def __init__(self, api_key: str) -> None:
+
+def _ignore_secret(secret: str) -> None:
+    """The default ``on_secret`` sink."""
+
+
+class ApiKeyAuth(Auth):
+    """The subscription's API key as a Bearer token (V7, V8).
+
+    Leading and trailing whitespace is dropped; a key that still cannot be a header value
+    (control characters, whitespace inside, characters outside latin-1) is refused with a
+    message that names ``api_key`` and never quotes any part of it.
+    """
+
+    def __init__(self, api_key: str, *, on_secret: t.Callable[[str], None] | None = None) -> None:
         if not api_key or not api_key.strip():
             raise RclInputError("api_key is empty")
-        self._api_key = api_key.strip()
+        key = api_key.strip()
+        problem = _header_value_problem(key)
+        if problem is not None:
+            raise RclInputError("api_key %s: it cannot be sent in an HTTP header" % problem)
+        self._api_key = key
+        if on_secret is not None:
+            on_secret(key)
 
     def __repr__(self) -> str:
         return "ApiKeyAuth(api_key=<redacted>)"
@@ -66,6 +109,8 @@ class ClientCredentialsAuth(Auth):
     The token is cached until ``expires_in`` minus a margin. If the API answers 401 to a
     token that came from the cache, ``invalidate()`` drops it and says a refetch is worth
     one retry; a token fetched for the very request that got 401 is not refetched.
+    Every token fetched goes to ``on_secret`` (default: the transport's ``on_secret``)
+    before it is used.
     """
 
     def __init__(
@@ -76,6 +121,8 @@ class ClientCredentialsAuth(Auth):
         client_secret: str,
         scope: str = DEFAULT_SCOPE,
         clock: t.Callable[[], float] = time.time,
+        *,
+        on_secret: t.Callable[[str], None] | None = None,
     ) -> None:
         if not client_id or not client_secret:
             raise RclInputError("client_id and client_secret are required for the client-credentials grant")
@@ -85,10 +132,10 @@ class ClientCredentialsAuth(Auth):
         self._client_secret = client_secret
         self.scope = scope
         self._clock = clock
+        self._on_secret: t.Callable[[str], None] = on_secret or getattr(transport, "on_secret", None) or _ignore_secret
         self._token: str | None = None
         self._expires_at = 0.0
         self._from_cache = False
-        self.fetch_count = 0
 
     def __repr__(self) -> str:
         return "ClientCredentialsAuth(token_url=%r, client_id=%r, client_secret=<redacted>)" % (
@@ -106,6 +153,7 @@ class ClientCredentialsAuth(Auth):
             return self._token
         self._token = None
         token, lifetime = self._fetch()
+        self._on_secret(token)  # registered before anything can send or echo it
         self._token = token
         self._expires_at = self._clock() + lifetime - min(TOKEN_EXPIRY_MARGIN, lifetime / 2)
         self._from_cache = False
@@ -124,7 +172,6 @@ class ClientCredentialsAuth(Auth):
             "client_secret": self._client_secret,
             "scope": self.scope,
         }
-        self.fetch_count += 1
         try:
             # Asking for a token changes nothing and costs no quota: safe to retry.
             response = self.transport.request("POST", self.token_url, data=form, idempotent=True)
@@ -136,10 +183,10 @@ class ClientCredentialsAuth(Auth):
                 message,
                 msg="Cannot get an access token from %s (HTTP %d): %s" % (shown, exc.status, message or "no message"),
             ) from None
-        # Parsed here, not with request_json: a malformed reply must not be echoed (it may hold a token).
+        # Parsed as a secret reply (redact): a malformed one is never quoted (it may hold a token).
         try:
-            payload = json.loads(response.text)
-        except ValueError:
+            payload = parse_json_body(response, shown, redact=True)
+        except RclResponseError:
             raise RclResponseError("The token endpoint %s did not answer with JSON" % shown, url=shown) from None
         access_token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(access_token, str) or not access_token:
@@ -158,7 +205,7 @@ def _token_error_message(body: str) -> str:
     """The human part of an OAuth2 error reply (``error_description``), else the body as is."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body
     if isinstance(payload, dict):
         for key in ("error_description", "error", "message"):

@@ -2,6 +2,7 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
 """Certificate material: PKCS#12 split, PEM parsing, key match, chain order, checks.
 
@@ -40,10 +41,31 @@ from dataclasses import dataclass, field
 
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclCertificateError, RclInputError
 
+__all__ = [
+    "CRYPTOGRAPHY_IMPORT_ERROR",
+    "CRYPTOGRAPHY_MIN_VERSION",
+    "CertificateBundle",
+    "HAS_CRYPTOGRAPHY",
+    "cert_metadata",
+    "cert_names",
+    "check_bundle",
+    "covers_names",
+    "is_self_signed",
+    "key_matches",
+    "load_certificates_pem",
+    "load_pem_bundle",
+    "load_pkcs12",
+    "load_private_key_pem",
+    "make_pkcs12",
+    "not_after",
+    "not_before",
+    "order_chain",
+    "signed_by",
+]
+
 CRYPTOGRAPHY_MIN_VERSION = "3.3"
 
 try:
-    import cryptography
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
@@ -53,11 +75,9 @@ try:
 except ImportError:
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR: str | None = traceback.format_exc()
-    CRYPTOGRAPHY_VERSION: str | None = None
 else:
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
-    CRYPTOGRAPHY_VERSION = cryptography.__version__
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes

@@ -2,11 +2,16 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
-"""What the modules share: argument specs, dependency checks, client set-up, failures.
+"""What the modules share: argument specs and the module runner.
 
-This is the only util that knows about ``AnsibleModule``; everything below it takes
-plain values.
+``RclModule`` owns a module's lifecycle: the argument spec (connection options with
+the credentials each API generation needs as ``required_if``), the dependency checks,
+the client, the masking of every secret the client learns as soon as it learns it,
+warnings about insecure settings, and one ``except`` that turns every failure into a
+clear message without a traceback. This is the only util that knows about
+``AnsibleModule``; everything below it takes plain values.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclCertificateError, RclError
+from ansible_collections.rcl.ssl.plugins.module_utils import _certificate, _http, _names
+from ansible_collections.rcl.ssl.plugins.module_utils._api.base import Certificate, Order
+from ansible_collections.rcl.ssl.plugins.module_utils._api.generations import DEFAULT_VERSION, GENERATIONS
+from ansible_collections.rcl.ssl.plugins.module_utils._client import RclClient, build_client, insecure_settings
+from ansible_collections.rcl.ssl.plugins.module_utils._deploy import certificate_facts
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError, terminal_safe
 
-if t.TYPE_CHECKING:  # pragma: no cover
-    from ansible_collections.rcl.ssl.plugins.module_utils._api.base import Certificate
-    from ansible_collections.rcl.ssl.plugins.module_utils._client import RclClient
+__all__ = ["ArgumentSpec", "RclModule", "certificate_result", "connection_argspec", "order_result"]
 
 
 class ArgumentSpec:
@@ -80,14 +88,25 @@ CONNECTION_OPTIONS = (
 
 
 def connection_argspec() -> ArgumentSpec:
-    """The connection options of doc fragment ``rcl.ssl.rcl``, with their ``RCL_*`` fallbacks."""
+    """The connection options of doc fragment ``rcl.ssl.rcl``, with their ``RCL_*`` fallbacks.
+
+    The choices of ``api_version`` and the credentials each one needs (``required_if``)
+    come from the API generations themselves.
+    """
 
     def env(name: str) -> tuple[t.Any, list[str]]:
         return (env_fallback, [name])
 
+    required_if: list[t.Sequence[t.Any]] = []
+    for version, gen in sorted(GENERATIONS.items()):
+        if gen.credentials:
+            required_if.append(("api_version", version, gen.credentials))
+        for group in gen.credentials_one_of:
+            required_if.append(("api_version", version, group, True))
     return ArgumentSpec(
         argument_spec=dict(
-            api_version=dict(type="str", choices=["v6", "v7", "v8"], default="v7", fallback=env("RCL_API_VERSION")),
+            api_version=dict(type="str", choices=sorted(GENERATIONS), default=DEFAULT_VERSION,
+                             fallback=env("RCL_API_VERSION")),
             api_url=dict(type="str", fallback=env("RCL_API_URL")),
             subscription_id=dict(type="str", required=True, fallback=env("RCL_SUBSCRIPTION_ID")),
             api_key=dict(type="str", no_log=True, fallback=env("RCL_API_KEY")),
@@ -100,93 +119,78 @@ def connection_argspec() -> ArgumentSpec:
             timeout=dict(type="int", default=30),
             retries=dict(type="int", default=3),
         ),
+        required_if=required_if,
     )
 
 
-def check_requests(module: AnsibleModule) -> None:
-    from ansible_collections.rcl.ssl.plugins.module_utils import _http
+class RclModule:
+    """One run of an rcl.ssl module: argument spec, dependencies, client, secret masking, failures."""
 
-    if not _http.HAS_REQUESTS:
-        module.fail_json(
-            msg=missing_required_lib("requests >= %s" % _http.REQUESTS_MIN_VERSION),
-            exception=_http.REQUESTS_IMPORT_ERROR,
-        )
+    def __init__(self, options: dict[str, t.Any], needs_cryptography: bool = False, **constraints: t.Any) -> None:
+        self.module = connection_argspec().update(options, **constraints).create_module()
+        self.params: dict[str, t.Any] = self.module.params
+        self._client: RclClient | None = None
+        self._require(_http.HAS_REQUESTS, "requests", _http.REQUESTS_MIN_VERSION, _http.REQUESTS_IMPORT_ERROR)
+        self._require(_names.HAS_PUBLICSUFFIXLIST, "publicsuffixlist", _names.PUBLICSUFFIXLIST_MIN_VERSION,
+                      _names.PUBLICSUFFIXLIST_IMPORT_ERROR)
+        if needs_cryptography:
+            self._require(_certificate.HAS_CRYPTOGRAPHY, "cryptography", _certificate.CRYPTOGRAPHY_MIN_VERSION,
+                          _certificate.CRYPTOGRAPHY_IMPORT_ERROR)
 
+    def _require(self, present: bool, library: str, version: str, error: str | None) -> None:
+        if not present:
+            self.module.fail_json(msg=missing_required_lib("%s >= %s" % (library, version)), exception=error)
 
-def check_cryptography(module: AnsibleModule) -> None:
-    from ansible_collections.rcl.ssl.plugins.module_utils import _certificate
+    @property
+    def check_mode(self) -> bool:
+        return bool(self.module.check_mode)
 
-    if not _certificate.HAS_CRYPTOGRAPHY:
-        module.fail_json(
-            msg=missing_required_lib("cryptography >= %s" % _certificate.CRYPTOGRAPHY_MIN_VERSION),
-            exception=_certificate.CRYPTOGRAPHY_IMPORT_ERROR,
-        )
+    @property
+    def diff(self) -> bool:
+        return bool(self.module._diff)
 
-
-def client_from_params(params: t.Mapping[str, t.Any]) -> RclClient:
-    """Build the API client from the connection options. Validates them; sends nothing."""
-    from ansible_collections.rcl.ssl.plugins.module_utils._client import build_client
-
-    return build_client(**{name: params.get(name) for name in CONNECTION_OPTIONS})
-
-
-def protect_certificate(module: AnsibleModule, cert: Certificate | None) -> None:
-    """Register the secrets of a certificate reply so Ansible masks them wherever they appear."""
-    if cert is None:
-        return
-    secrets = [cert.pfx_password] + list((cert.download_urls or {}).values())
-    for secret in secrets:
+    def mask(self, secret: str | None) -> None:
+        """Mask ``secret`` wherever it would appear in this module's output from now on."""
         if secret:
-            module.no_log_values.add(secret)
+            self.module.no_log_values.add(secret)
+
+    @property
+    def client(self) -> RclClient:
+        """The API client, built once; warns about insecure settings once."""
+        if self._client is None:
+            p = self.params
+            for warning in insecure_settings(p["api_url"], p["token_url"], p["validate_certs"]):
+                self.module.warn(warning)
+            self._client = build_client(on_secret=self.mask, **{name: p.get(name) for name in CONNECTION_OPTIONS})
+        return self._client
+
+    def run(self, body: t.Callable[[RclModule], dict[str, t.Any]]) -> None:
+        """Run the module's body; every failure, expected or not, becomes a clear message without a traceback."""
+        failure: dict[str, t.Any]
+        try:
+            result = body(self)
+        except RclError as exc:
+            failure = exc.to_result()
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            failure = dict(msg=terminal_safe("Unexpected error (%s): %s" % (type(exc).__name__, exc)))
+        else:
+            self.module.exit_json(**result)
+            return
+        self.module.fail_json(**failure)
 
 
 def certificate_result(cert: Certificate, now: t.Any = None) -> dict[str, t.Any]:
     """The certificate metadata of a reply; with the PEM facts when the PKCS#12 can be read here."""
-    result = cert.metadata(now)
-    if not cert.pfx:
-        return result
-    from ansible_collections.rcl.ssl.plugins.module_utils import _certificate
-
-    if not _certificate.HAS_CRYPTOGRAPHY:
-        return result
-    try:
-        bundle = _certificate.load_pkcs12(cert.pfx, cert.pfx_password)
-    except RclCertificateError:
-        return result
-    pem = _certificate.cert_metadata(bundle.leaf, now)
-    for key in ("serial", "sans", "issuer", "subject", "not_before", "not_after", "fingerprint_sha256"):
-        result[key] = pem[key]
-    return result
+    return certificate_facts(cert, now=now)
 
 
-def fail(module: AnsibleModule, exc: RclError, **extra: t.Any) -> t.NoReturn:
-    """Turn an rcl.ssl error into ``fail_json`` with its details flat in the result."""
-    result = exc.to_result()
-    result.update(extra)
-    module.fail_json(**result)
-    raise SystemExit(1)  # not reached: fail_json exits; tells type checkers so
-
-
-def challenge_result(flat: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """Per identifier, the community.crypto shape: ``{identifier, identifier_type, challenges: {type: {...}}}``."""
-    entries: list[dict[str, t.Any]] = []
-    for item in flat:
-        challenge = {key: item[key] for key in ("record", "resource", "resource_value") if item.get(key) is not None}
-        entries.append(dict(
-            identifier=item.get("identifier"),
-            identifier_type="dns",
-            challenges={item["type"]: challenge},
-        ))
-    return entries
-
-
-def order_result(client: RclClient, order: t.Any, root_domain: str | None) -> dict[str, t.Any]:
+def order_result(order: Order, root_domain: str) -> dict[str, t.Any]:
     """The order part of a module result: URI, status, tokens and what to publish."""
-    flat, dns = client.challenge_data(order, root_domain)
+    challenge_data, dns = RclClient.challenge_data(order, root_domain)
     return dict(
         order_uri=order.order_uri,
         order=order.to_result(),
         validation_tokens=[token.to_result() for token in order.tokens],
-        challenge_data=challenge_result(flat),
+        challenge_data=challenge_data,
         challenge_data_dns=dns,
     )

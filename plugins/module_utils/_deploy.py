@@ -2,20 +2,37 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
-"""From a certificate reply to the files to write: which bytes go to which path.
+"""The fetch-and-deploy use case: from a certificate reply to the files, all-or-nothing.
 
-Plain values in, ``FileSpec`` out; the writing itself is ``_files``' job.
+``check_targets`` checks every destination (directories, owner, group, modes) before any
+request; ``deploy_certificate`` reads the certificate, checks the material and hands the
+files to ``_files``, which writes them as one set.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.rcl.ssl.plugins.module_utils import _certificate
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclCertificateError, RclFileError, RclInputError
-from ansible_collections.rcl.ssl.plugins.module_utils._files import FileSpec, read_file
+from ansible_collections.rcl.ssl.plugins.module_utils._files import (
+    FileSpec,
+    apply_files,
+    read_file,
+    resolve_group,
+    resolve_mode,
+    resolve_owner,
+)
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.rcl.ssl.plugins.module_utils._client import RclClient
+
+__all__ = ["PATH_OPTIONS", "Targets", "check_targets", "deploy_certificate"]
 
 PATH_OPTIONS = ("certificate_path", "chain_path", "fullchain_path", "privatekey_path", "pfx_path")
 
@@ -35,10 +52,11 @@ class Targets:
     mode: t.Any = "0644"
     privatekey_mode: t.Any = "0600"
     backup: bool = False
+    follow: bool = False
 
     @classmethod
     def from_params(cls, params: t.Mapping[str, t.Any]) -> Targets:
-        names = PATH_OPTIONS + ("pfx_password", "owner", "group", "mode", "privatekey_mode", "backup")
+        names = PATH_OPTIONS + ("pfx_password", "owner", "group", "mode", "privatekey_mode", "backup", "follow")
         return cls(**{name: params[name] for name in names if name in params})
 
     def paths(self) -> list[str]:
@@ -137,3 +155,91 @@ def diff_view(metadata: dict[str, t.Any] | None) -> dict[str, t.Any]:
     if not metadata:
         return {}
     return {key: metadata[key] for key in DIFF_KEYS if key in metadata}
+
+
+def check_targets(targets: Targets, return_content: bool) -> None:
+    """Everything about the destinations that can be checked without the material. Sends nothing."""
+    paths = targets.paths()
+    if not paths and not return_content:
+        raise RclInputError("Nothing to do: set at least one of %s, or return_content" % ", ".join(PATH_OPTIONS))
+    checks: list[tuple[str, t.Callable[[], t.Any]]] = [
+        ("owner", lambda: resolve_owner(targets.owner)),
+        ("group", lambda: resolve_group(targets.group)),
+        ("mode", lambda: resolve_mode(targets.mode, 0o600)),
+        ("privatekey_mode", lambda: resolve_mode(targets.privatekey_mode, 0o600)),
+    ]
+    for option in PATH_OPTIONS:
+        path = getattr(targets, option)
+        if path:
+            checks.append((option, functools.partial(_check_destination, path, targets.follow)))
+    for option, check in checks:
+        try:
+            check()
+        except (RclInputError, RclFileError) as exc:
+            raise type(exc)("%s: %s" % (option, exc.msg), option=option) from None
+
+
+def _check_destination(path: str, follow: bool) -> None:
+    if "\x00" in path or not os.path.isabs(path):
+        raise RclInputError("%r is not an absolute path" % path[:200])
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise RclFileError("the directory %s of %s does not exist (it is not created)" % (directory, path))
+    if os.path.isdir(path) and (follow or not os.path.islink(path)):
+        raise RclFileError("%s is a directory" % path)
+
+
+def deploy_certificate(
+    client: RclClient,
+    certificate_name: str,
+    targets: Targets,
+    source: str,
+    check_mode: bool,
+    diff: bool,
+    return_content: bool = False,
+    return_private_key: bool = False,
+) -> dict[str, t.Any]:
+    """Read the certificate, check its material, write the files as one set; the module's result."""
+    from ansible_collections.rcl.ssl.plugins.module_utils._names import validate_certificate_name
+
+    name = validate_certificate_name(certificate_name)
+    check_targets(targets, return_content)
+    cert = client.get_certificate(name)
+    if cert is None:
+        raise RclInputError("The subscription has no certificate named %s" % name)
+    pfx, password = client.fetch_pfx(cert, source=source)
+    bundle = _certificate.load_pkcs12(pfx, password)
+    _certificate.check_bundle(bundle, name)
+    before = deployed_metadata(targets)
+    outcome = apply_files(file_specs(bundle, pfx, password, targets, name), check_mode=check_mode,
+                          follow=targets.follow)
+    result: dict[str, t.Any] = dict(
+        changed=any(item.changed for item in outcome),
+        certificate=certificate_facts(cert, bundle),
+        files=[dict(path=item.path, changed=item.changed, backup_file=item.backup_file) for item in outcome],
+        backup_files=[item.backup_file for item in outcome if item.backup_file],
+    )
+    if result["changed"] and diff:
+        result["diff"] = dict(before=diff_view(before), after=diff_view(_certificate.cert_metadata(bundle.leaf)))
+    if return_content:
+        result["content"] = dict(certificate=bundle.cert_pem().decode(), chain=bundle.chain_pem().decode(),
+                                 fullchain=bundle.fullchain_pem().decode())
+        if return_private_key:
+            result["content"]["private_key"] = bundle.key_pem().decode()
+    return result
+
+
+def certificate_facts(cert: t.Any, bundle: _certificate.CertificateBundle | None = None, now: t.Any = None) -> dict[str, t.Any]:
+    """A reply's metadata plus, when the PKCS#12 is at hand, the leaf's facts (never key material)."""
+    result: dict[str, t.Any] = cert.metadata(now)
+    if bundle is None:
+        if not cert.pfx or not _certificate.HAS_CRYPTOGRAPHY:
+            return result
+        try:
+            bundle = _certificate.load_pkcs12(cert.pfx, cert.pfx_password)
+        except RclCertificateError:
+            return result
+    pem = _certificate.cert_metadata(bundle.leaf, now)
+    for key in ("serial", "sans", "issuer", "subject", "not_before", "not_after", "fingerprint_sha256"):
+        result[key] = pem[key]
+    return result

@@ -2,18 +2,72 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
 """The exception tree of rcl.ssl, and nothing else.
 
 Every error carries the fields a module puts flat into its failure result
 (``to_result()``). None of them may hold a secret: URLs are passed through
-``redact_url`` by the code that raises them.
+``redact_url`` by the code that raises them. ``to_result()`` passes every text
+through ``terminal_safe``: an API body cannot clear the screen, colour it or forge
+a second line of output.
 """
 
 from __future__ import annotations
 
+import re
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "RclApiError",
+    "RclAuthError",
+    "RclCertificateError",
+    "RclError",
+    "RclFileError",
+    "RclInputError",
+    "RclNotFoundError",
+    "RclOrderInvalidError",
+    "RclResponseError",
+    "RclTimeoutError",
+    "RclTransportError",
+    "RclUnsupportedError",
+    "redact_url",
+    "terminal_safe",
+]
+
+# C0 controls but TAB, DEL, C1 controls, and lone surrogates (text that cannot be encoded).
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: t.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return "\\x%02x" % code if code <= 0xFF else "\\u%04x" % code
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal may act on written as an escape.
+
+    CR and LF become ``\\r`` and ``\\n``, the other C0 controls (TAB excepted), DEL and
+    the C1 controls ``\\xNN``, lone surrogates ``\\udNNN``. Everything else is kept as it
+    is, so an API message stays readable and verbatim apart from these escapes.
+    """
+    return _TERMINAL_UNSAFE.sub(_escape, text)
+
+
+def _terminal_safe_value(value: t.Any) -> t.Any:
+    if isinstance(value, str):
+        return terminal_safe(value)
+    if isinstance(value, dict):
+        return {key: _terminal_safe_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_terminal_safe_value(item) for item in value)
+    return value
 
 
 def redact_url(url: str, keep_query: bool = False, hide_path: bool = False) -> str:
@@ -44,9 +98,9 @@ class RclError(Exception):
         self.details = details
 
     def to_result(self) -> dict[str, t.Any]:
-        """Fields for ``fail_json``: ``msg`` plus the details, flat."""
-        result = dict(self.details)
-        result["msg"] = self.msg
+        """Fields for ``fail_json``: ``msg`` plus the details, flat, every text ``terminal_safe``."""
+        result = {key: _terminal_safe_value(value) for key, value in self.details.items()}
+        result["msg"] = terminal_safe(self.msg)
         return result
 
 

@@ -2,6 +2,7 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
 """The one atomic, idempotent file writer. Standard library only (runs on managed hosts).
 
@@ -24,11 +25,41 @@
    the backups (new files are removed, attribute fixes reverted), and the internal
    backups are deleted. On success internal backups are deleted, requested ones kept.
 
+Concurrent runs: a real run (not check mode) takes an exclusive ``flock`` on every target
+directory itself (the directory's own inode: no lock file is created), in sorted path
+order so two runs never deadlock, waits at most ``lock_timeout`` seconds in all (then
+``RclFileError`` "... another run is writing <dir>", nothing changed), and holds them
+from planning (done again under the locks) to the end of the commit, so two runs
+writing the same set never mix it: the set ends up entirely from one of them. Only
+where a directory cannot be locked (NFS refuses an exclusive ``flock`` on a read-only
+descriptor) the lock is taken on a file ``<dir>/.rcl-ssl.lock`` instead (mode 0600,
+left in place, never followed if a link). Other tools can take the same lock.
+A writer that does not take the lock (an older ``rcl.ssl``, another tool) is not held
+off. The kernel drops a lock when its holder dies, so a killed run never blocks the next.
+
+A killed run (SIGKILL, power loss) can leave, in a target's directory, hidden files named
+``.<name>.rcl-<8 chars>`` (a temp file: new content never put in place) and
+``.<name>.rcl-orig-<8 chars>`` (an internal backup), ``<8 chars>`` from ``[a-z0-9_]``,
+``<name>`` the target's file name; all have at most the target's mode (0600 for keys).
+Killed before the commit, every target is as it was; killed during the commit, the set
+may be mixed (some files new, some old) until the next run. The next real run, holding
+the lock, removes for each of its targets: every regular file named like such a temp file,
+and every internal backup that is a copy of the target's current content (the target was
+never replaced). An internal backup that differs from its target is the only copy of the
+content a killed commit replaced: it is kept, and left for the administrator. Nothing
+else is ever removed (other names, other targets' names, directories).
+
 Notes:
 - Parent directories are never created: the caller creates them (a missing one is an
-  ``RclFileError``).
-- A target that is a symlink is followed: the file it points to is replaced, the link
-  stays.
+  ``RclFileError``). A symlink among the parent directories is followed.
+- A target that is a symlink is not followed by default (``follow=False``, like
+  ``ansible.builtin.copy``): the link itself is replaced (by ``os.replace``) by a regular
+  file with the new content, whatever it points to (a file, a directory, nothing); its
+  target is never read, written or created. Its old state is the link: the plan says it
+  exists (``before_attrs`` None, the content always changes), the new file gets a new
+  file's attributes, and its backup (``backup``, or the internal one) is a link with
+  the same text. With ``follow=True`` the file the link resolves to is replaced and the
+  link stays; a dangling link is refused.
 - Without ``mode``/``owner``/``group`` an existing file keeps its own (owner/group
   best effort when not running as root); a new file gets ``0666 & ~umask`` and the
   process's user and group (the directory's group in a set-group-ID directory).
@@ -40,17 +71,33 @@ Notes:
 from __future__ import annotations
 
 import errno
+import fcntl
 import grp
 import os
 import pwd
 import re
+import secrets
 import stat
-import tempfile
 import time
 import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclFileError, RclInputError
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "DEFAULT_MAX_SIZE",
+    "FilePlan",
+    "FileResult",
+    "FileSpec",
+    "LOCK_FILE_NAME",
+    "apply_files",
+    "backup_name",
+    "read_file",
+    "resolve_group",
+    "resolve_mode",
+    "resolve_owner",
+]
 
 DEFAULT_MAX_SIZE = 1024 * 1024
 _CHUNK = 64 * 1024
@@ -58,6 +105,12 @@ _OCTAL_MODE_RE = re.compile(r"^(?:0o|0)?([0-7]{1,4})$")
 _SYMBOLIC_CLAUSE_RE = re.compile(r"^([ugoa]+)((?:[-+=][rwxXst]*)+)$")
 _SYMBOLIC_OP_RE = re.compile(r"([-+=])([rwxXst]*)")
 _PERM_BITS = 0o7777
+DEFAULT_LOCK_TIMEOUT = 30.0
+LOCK_FILE_NAME = ".rcl-ssl.lock"  # only where a directory itself cannot be locked
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_NAME_RANDOM = 8
+_TEMP_TAG = ".rcl-"
+_BACKUP_TAG = ".rcl-orig-"
 
 
 @dataclass
@@ -116,6 +169,7 @@ class _Target:
     uid_required: bool
     gid_required: bool
     plan: FilePlan
+    link: str | None = None  # the text of the symlink being replaced (follow=False)
 
 
 # --- attribute resolution ------------------------------------------------------------
@@ -194,18 +248,21 @@ def resolve_mode(mode: str | int | None, current: int | None) -> int | None:
     return _symbolic_mode(text, current if current is not None else 0o666 & ~_umask())
 
 
+_MAX_ID = 2 ** 32 - 2  # (uid_t) -1 means "unchanged" to chown
+
+
 def _resolve_id(value: str | int | None, kind: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise RclInputError("Invalid %s %r." % (kind, value), **{kind: value})
     if isinstance(value, int):
-        if value < 0:
-            raise RclInputError("Invalid %s %r." % (kind, value), **{kind: value})
+        if not 0 <= value <= _MAX_ID:
+            raise RclInputError("Invalid %s %r: ids go from 0 to %d." % (kind, value, _MAX_ID), **{kind: value})
         return value
     text = str(value).strip()
-    if text.isdigit():
-        return int(text)
+    if text.isascii() and text.isdigit():
+        return _resolve_id(int(text), kind)
     try:
         if kind == "owner":
             return pwd.getpwnam(text).pw_uid
@@ -292,12 +349,18 @@ def _same_content(path: str, content: bytes, size: int) -> bool:
 # --- planning ------------------------------------------------------------------------
 
 
-def _resolve(spec: FileSpec) -> _Target:
+def _resolve(spec: FileSpec, follow: bool = False) -> _Target:
     if not spec.path:
         raise RclInputError("A file path is empty.")
     if not isinstance(spec.content, bytes):
         raise RclInputError("The content for %s must be bytes." % spec.path, path=spec.path)
-    real_path = os.path.realpath(os.path.abspath(spec.path))
+    path = os.path.abspath(spec.path)
+    if follow and os.path.lexists(path) and not os.path.exists(path):
+        raise RclFileError("%s is a dangling symlink (follow is set)." % spec.path, path=spec.path)
+    if follow:
+        real_path = os.path.realpath(path)
+    else:  # only the parent directories are resolved; the last component is what gets replaced
+        real_path = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
     directory = os.path.dirname(real_path)
     if not os.path.isdir(directory):
         raise RclFileError(
@@ -305,8 +368,14 @@ def _resolve(spec: FileSpec) -> _Target:
             % (directory, spec.path),
             path=spec.path,
         )
+    link: str | None = None
     try:
-        before: os.stat_result | None = os.stat(real_path)
+        before: os.stat_result | None = os.lstat(real_path)
+        if before is not None and stat.S_ISLNK(before.st_mode):
+            if follow:  # realpath() stops at a dangling link (or a loop)
+                raise RclFileError("%s is a dangling symlink (follow is set)." % spec.path, path=spec.path)
+            link = os.readlink(real_path)
+            before = None
     except FileNotFoundError:
         before = None
     except OSError as exc:
@@ -335,7 +404,7 @@ def _resolve(spec: FileSpec) -> _Target:
     )
     plan = FilePlan(
         path=spec.path,
-        exists=before is not None,
+        exists=before is not None or link is not None,
         content_changed=content_changed,
         attributes_changed=attributes_changed,
         changed=content_changed or attributes_changed,
@@ -353,12 +422,8 @@ def _resolve(spec: FileSpec) -> _Target:
         uid_required=uid_wanted is not None,
         gid_required=gid_wanted is not None,
         plan=plan,
+        link=link,
     )
-
-
-def plan_file(spec: FileSpec) -> FilePlan:
-    """What ``apply_files`` would do to ``spec`` (reads only; content is never returned)."""
-    return _resolve(spec).plan
 
 
 def backup_name(path: str, when: float | None = None) -> str:
@@ -396,10 +461,35 @@ def _set_fd_attrs(fd: int, path: str, uid: int, gid: int, mode: int, uid_require
     os.fchmod(fd, mode)
 
 
+_T = t.TypeVar("_T")
+
+
+def _hidden_prefix(target: _Target, backup: bool) -> str:
+    return ".%s%s" % (os.path.basename(target.real_path), _BACKUP_TAG if backup else _TEMP_TAG)
+
+
+def _create_unique(directory: str, prefix: str, create: t.Callable[[str], _T]) -> tuple[str, _T]:
+    """``create(path)`` (which must fail with FileExistsError if it exists) for a new
+    ``<prefix><8 random chars>``; the names the stale-file cleanup recognises."""
+    for _attempt in range(100):
+        name = prefix + "".join(secrets.choice(_NAME_CHARS) for _char in range(_NAME_RANDOM))
+        path = os.path.join(directory, name)
+        try:
+            return path, create(path)
+        except FileExistsError:
+            continue
+    raise OSError(errno.EEXIST, "No free temporary file name in %s" % directory)
+
+
+def _open_new(path: str) -> int:
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, 0o600)
+
+
 def _secure_write(directory: str, prefix: str, data_source: t.Callable[[int], None], target: _Target,
                   uid: int, gid: int, mode: int, strict: bool, created: list[str]) -> str:
-    """mkstemp in ``directory``, set attributes while empty, fill, fsync. Returns the path."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix)
+    """Create a new file in ``directory``, set attributes while empty, fill, fsync. Returns the path."""
+    tmp, fd = _create_unique(directory, prefix, _open_new)
     created.append(tmp)
     try:
         _set_fd_attrs(fd, target.spec.path, uid, gid, mode, strict and target.uid_required,
@@ -417,12 +507,18 @@ def _write_temp(target: _Target, created: list[str]) -> str:
     def fill(fd: int) -> None:
         _write_all(fd, content)
 
-    prefix = ".%s.rcl-" % os.path.basename(target.real_path)
+    prefix = _hidden_prefix(target, backup=False)
     return _secure_write(target.directory, prefix, fill, target, target.uid, target.gid, target.mode, True, created)
 
 
 def _make_backup(target: _Target, created: list[str]) -> str:
+    prefix = _hidden_prefix(target, backup=True)
     before = target.before
+    if target.link is not None:  # a symlink being replaced: its backup is the same link
+        link = target.link
+        tmp, _none = _create_unique(target.directory, prefix, lambda path: os.symlink(link, path))
+        created.append(tmp)
+        return _publish_backup(target, tmp, created)
     if before is None:  # pragma: no cover - only called for existing files
         raise RclFileError("Nothing to back up for %s." % target.spec.path, path=target.spec.path)
 
@@ -434,10 +530,14 @@ def _make_backup(target: _Target, created: list[str]) -> str:
                     break
                 _write_all(fd, chunk)
 
-    prefix = ".%s.rcl-orig-" % os.path.basename(target.real_path)
     tmp = _secure_write(target.directory, prefix, fill, target, before.st_uid, before.st_gid,
                         stat.S_IMODE(before.st_mode), False, created)
     os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
+    return _publish_backup(target, tmp, created)
+
+
+def _publish_backup(target: _Target, tmp: str, created: list[str]) -> str:
+    """The internal backup ``tmp`` under Ansible's backup name when ``backup`` is asked for."""
     if not target.spec.backup:
         return tmp
     dest = backup_name(target.real_path)
@@ -499,7 +599,7 @@ class _Transaction:
                 if target.plan.content_changed:
                     self.temps[index] = _write_temp(target, self.created)
             for index, target in enumerate(self.targets):
-                if target.plan.content_changed and target.before is not None:
+                if target.plan.content_changed and target.plan.exists:
                     self.backups[index] = _make_backup(target, self.created)
         except BaseException as exc:
             for path in list(self.created):
@@ -548,17 +648,17 @@ class _Transaction:
             target = self.targets[index]
             before = target.before
             try:
-                if before is None:
-                    os.unlink(target.real_path)
-                elif target.plan.content_changed:
-                    os.replace(self.backups[index], target.real_path)
+                if target.plan.content_changed and index in self.backups:
+                    os.replace(self.backups[index], target.real_path)  # a link comes back as a link
                     del self.backups[index]
+                elif target.plan.content_changed or before is None:
+                    os.unlink(target.real_path)
                 else:
                     _set_attrs(target.real_path, before.st_uid, before.st_gid, stat.S_IMODE(before.st_mode))
             except OSError:
                 if index in self.backups:
                     kept.append((target.spec.path, "its old content is kept in %s" % self.backups.pop(index)))
-                elif before is None:
+                elif before is None or target.plan.content_changed:
                     kept.append((target.spec.path, "it did not exist before and could not be removed"))
                 else:
                     old = _stat_attrs(before)
@@ -572,14 +672,160 @@ class _Transaction:
         return kept
 
 
-def apply_files(specs: list[FileSpec], check_mode: bool = False) -> list[FileResult]:
-    """Ensure every file in ``specs``, all-or-nothing (see the module docstring).
+# --- locking and leftovers of killed runs ----------------------------------------------
 
-    Every spec is resolved before anything is written: a missing directory or an
-    unknown user/group fails the whole set. In check mode nothing is touched and the
-    results say what would change (``backup_file`` is the name a backup would get).
-    """
-    targets = [_resolve(spec) for spec in specs]
+
+def _flock_until(fd: int, deadline: float) -> bool:
+    """An exclusive flock on ``fd``, polling until ``deadline``; False when it is still held."""
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                raise
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.1)
+
+
+def _lock_directory(directory: str, deadline: float) -> int:
+    """Lock ``directory`` (its own inode, else ``LOCK_FILE_NAME`` in it); returns the fd."""
+    cloexec = getattr(os, "O_CLOEXEC", 0)
+    fd: int | None = None
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | cloexec)
+        if _flock_until(fd, deadline):
+            return fd
+        os.close(fd)
+        fd = None
+    except OSError:  # e.g. NFS refuses LOCK_EX on a read-only descriptor: use a lock file
+        if fd is not None:
+            os.close(fd)
+        fd = os.open(os.path.join(directory, LOCK_FILE_NAME),
+                     os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | cloexec, 0o600)
+        if _flock_until(fd, deadline):
+            return fd
+        os.close(fd)
+    raise TimeoutError(directory)
+
+
+class _Locks:
+    """Exclusive locks on a set of directories, taken in sorted order (no deadlock)."""
+
+    def __init__(self, path_of: dict[str, str], timeout: float) -> None:
+        """``path_of``: directory -> the path of one spec in it (for error details)."""
+        self.fds: list[int] = []
+        self.directories = sorted(path_of)
+        self.timeout = max(0.0, float(timeout))
+        self.path_of = path_of
+
+    def __enter__(self) -> "_Locks":
+        seen: set[tuple[int, int]] = set()
+        deadline = time.monotonic() + self.timeout  # for all of them together
+        try:
+            for directory in self.directories:
+                try:
+                    fd = _lock_directory(directory, deadline)
+                except TimeoutError:
+                    raise RclFileError(
+                        "Gave up after %gs: another run is writing %s. Nothing was changed."
+                        % (self.timeout, directory),
+                        path=self.path_of[directory],
+                    ) from None
+                except OSError as exc:
+                    raise RclFileError(
+                        "Cannot lock %s: %s. Nothing was changed." % (directory, exc.strerror or exc),
+                        path=self.path_of[directory],
+                    ) from None
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) in seen:  # pragma: no cover - same directory by another path
+                    os.close(fd)
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                self.fds.append(fd)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: t.Any) -> None:
+        for fd in reversed(self.fds):
+            try:
+                os.close(fd)  # closing the last descriptor releases the flock
+            except OSError:  # pragma: no cover
+                pass
+        self.fds = []
+
+
+def _stale_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"\A\.%s(%s|%s)[%s]{%d}\Z" % (
+        re.escape(name), re.escape(_BACKUP_TAG), re.escape(_TEMP_TAG), re.escape(_NAME_CHARS), _NAME_RANDOM))
+
+
+def _same_files(first: str, second: str) -> bool:
+    """Both regular files with the same bytes (never follows a link)."""
+    nofollow = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd_a = os.open(first, nofollow)
+    except OSError:
+        return False
+    try:
+        fd_b = os.open(second, nofollow)
+    except OSError:
+        os.close(fd_a)
+        return False
+    with os.fdopen(fd_a, "rb") as a, os.fdopen(fd_b, "rb") as b:
+        st_a, st_b = os.fstat(a.fileno()), os.fstat(b.fileno())
+        if not (stat.S_ISREG(st_a.st_mode) and stat.S_ISREG(st_b.st_mode)) or st_a.st_size != st_b.st_size:
+            return False
+        while True:
+            chunk = a.read(_CHUNK)
+            if chunk != b.read(_CHUNK):
+                return False
+            if not chunk:
+                return True
+
+
+def _remove_stale(targets: list[_Target]) -> None:
+    """Remove what a killed run of this writer left for these targets (see the module
+    docstring). Called with the locks held; best effort."""
+    names: dict[str, list[str]] = {}
+    for target in targets:
+        names.setdefault(target.directory, []).append(os.path.basename(target.real_path))
+    for directory, wanted in names.items():
+        patterns = [(name, _stale_pattern(name)) for name in wanted]
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in entries:
+            for name, pattern in patterns:
+                match = pattern.match(entry)
+                if not match:
+                    continue
+                path = os.path.join(directory, entry)
+                target_path = os.path.join(directory, name)
+                try:
+                    st = os.lstat(path)
+                    if match.group(1) == _TEMP_TAG:
+                        stale = stat.S_ISREG(st.st_mode)
+                    elif stat.S_ISLNK(st.st_mode):  # the backup of a replaced link
+                        stale = os.path.islink(target_path) and os.readlink(target_path) == os.readlink(path)
+                    else:  # redundant only if the target still holds the same bytes
+                        stale = stat.S_ISREG(st.st_mode) and _same_files(path, target_path)
+                except OSError:
+                    stale = False
+                if stale:
+                    _remove_quietly(path)
+                break
+
+
+def _resolve_all(specs: list[FileSpec], follow: bool) -> list[_Target]:
+    targets = [_resolve(spec, follow) for spec in specs]
     seen: dict[str, str] = {}
     for target in targets:
         if target.real_path in seen:
@@ -587,6 +833,22 @@ def apply_files(specs: list[FileSpec], check_mode: bool = False) -> list[FileRes
                 "%s and %s are the same file." % (seen[target.real_path], target.spec.path), path=target.spec.path
             )
         seen[target.real_path] = target.spec.path
+    return targets
+
+
+def apply_files(specs: list[FileSpec], check_mode: bool = False, follow: bool = False,
+                lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[FileResult]:
+    """Ensure every file in ``specs``, all-or-nothing (see the module docstring).
+
+    Every spec is resolved before anything is written: a missing directory or an
+    unknown user/group fails the whole set. In check mode nothing is touched and the
+    results say what would change (``backup_file`` is the name a backup would get).
+    ``follow``: replace the file a symlink at a destination points to instead of the
+    link. A real run locks the target directories (waiting up to ``lock_timeout``
+    seconds for another run), plans again under the locks, removes what a killed run
+    left for these targets, then writes.
+    """
+    targets = _resolve_all(specs, follow)
 
     if check_mode:
         return [
@@ -603,9 +865,23 @@ def apply_files(specs: list[FileSpec], check_mode: bool = False) -> list[FileRes
             for target in targets
         ]
 
-    transaction = _Transaction(targets)
-    transaction.prepare()
-    transaction.commit()
+    path_of: dict[str, str] = {}
+    for target in targets:
+        path_of.setdefault(target.directory, target.spec.path)
+    with _Locks(path_of, lock_timeout):
+        # Plan again: another run may have written these files while this one waited.
+        targets = _resolve_all(specs, follow)
+        for target in targets:
+            if target.directory not in path_of:
+                raise RclFileError(
+                    "%s moved to %s while waiting for the lock (a symlink changed). Nothing was changed."
+                    % (target.spec.path, target.directory),
+                    path=target.spec.path,
+                )
+        _remove_stale(targets)
+        transaction = _Transaction(targets)
+        transaction.prepare()
+        transaction.commit()
     results = []
     for index, target in enumerate(targets):
         backup = transaction.backups.get(index) if target.spec.backup else None

@@ -2,20 +2,32 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
 """The API's timestamps (``2023-08-29T04:53:07.4476228``: seven fractional digits, no zone).
 
 ``datetime.fromisoformat`` does not take seven digits before Python 3.11, so the
 format is parsed explicitly. Everything returned here is an aware UTC datetime.
+A time that lies beyond what ``datetime`` holds once converted to UTC (year 9999 with
+a negative offset, year 1 with a positive one) is clamped to ``datetime.max`` /
+``datetime.min`` (aware UTC) instead of raising ``OverflowError``.
 """
 
 from __future__ import annotations
 
 import re
 import typing as t
-from datetime import datetime, timedelta, timezone
+from datetime import MAXYEAR, datetime, timedelta, timezone
 
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclResponseError
+
+__all__ = [
+    "days_remaining",
+    "format_api_datetime",
+    "parse_api_datetime",
+    "to_iso8601",
+    "utcnow",
+]
 
 _API_DATETIME = re.compile(
     r"""
@@ -64,25 +76,34 @@ def parse_api_datetime(value: t.Any) -> datetime:
         )
     except ValueError as exc:
         raise RclResponseError("Cannot parse the API timestamp %r: %s" % (text, exc), value=text) from None
-    return parsed.astimezone(timezone.utc)
+    return _as_utc(parsed)
 
 
 def _as_utc(dt: datetime) -> datetime:
-    """Naive datetimes are taken to be UTC (as the API's are)."""
+    """Naive datetimes are taken to be UTC (as the API's are); clamped to the range of ``datetime``."""
     if dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        # Only the first and the last day can overflow: the offset is under 24 hours.
+        return (datetime.max if dt.year == MAXYEAR else datetime.min).replace(tzinfo=timezone.utc)
 
 
 def format_api_datetime(dt: datetime) -> str:
     """The API's own format: UTC, seven fractional digits, no zone."""
     dt = _as_utc(dt)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%06d0" % dt.microsecond
+    return _seconds_text(dt) + ".%06d0" % dt.microsecond
+
+
+def _seconds_text(dt: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` with a four-digit year (``strftime("%Y")`` does not pad before 1000 on glibc)."""
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
 
 
 def to_iso8601(dt: datetime) -> str:
     """ISO 8601 UTC to the second, for module results (``2023-08-29T04:53:07Z``)."""
-    return _as_utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _seconds_text(_as_utc(dt)) + "Z"
 
 
 def utcnow() -> datetime:

@@ -81,6 +81,15 @@ options:
     description: Keep a timestamped copy of each file that is replaced.
     type: bool
     default: false
+  follow:
+    description:
+      - When a destination is a symbolic link, replace the file it points to instead of the link, like
+        O(ansible.builtin.copy#module:follow). A dangling link is then an error.
+      - With V(false), the link itself is replaced by a regular file and its target is left alone.
+      - Destinations are locked while they are written, so two runs writing the same files do not mix them.
+    type: bool
+    default: false
+    version_added: 0.1.0
   source:
     description:
       - V(pfx) decodes the PKCS#12 carried in the certificate reply (one request, no download).
@@ -164,21 +173,19 @@ content:
     private_key: {description: The private key. Only with O(return_private_key=true)., type: str}
 """
 
-from ansible_collections.rcl.ssl.plugins.module_utils._common import (
-    certificate_result,
-    check_cryptography,
-    check_requests,
-    client_from_params,
-    connection_argspec,
-    fail,
-    protect_certificate,
-)
-from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError, RclInputError
+from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule
+from ansible_collections.rcl.ssl.plugins.module_utils._deploy import Targets, deploy_certificate
+
+
+def run(m: RclModule) -> dict:
+    p = m.params
+    return deploy_certificate(m.client, p["certificate_name"], Targets.from_params(p), p["source"], m.check_mode,
+                              m.diff, p["return_content"], p["return_private_key"])
 
 
 def main() -> None:
     path = dict(type="path")
-    module = connection_argspec().update(dict(
+    RclModule(dict(
         certificate_name=dict(type="str", required=True),
         certificate_path=path, chain_path=path, fullchain_path=path, privatekey_path=path, pfx_path=path,
         pfx_password=dict(type="str", no_log=True),
@@ -187,47 +194,11 @@ def main() -> None:
         mode=dict(type="raw", default="0644"),
         privatekey_mode=dict(type="raw", default="0600", no_log=False),
         backup=dict(type="bool", default=False),
+        follow=dict(type="bool", default=False),
         source=dict(type="str", choices=["pfx", "download"], default="pfx"),
         return_content=dict(type="bool", default=False),
         return_private_key=dict(type="bool", default=False),
-    )).create_module()
-    check_requests(module)
-    check_cryptography(module)
-    p = module.params
-    result: dict = {}
-    try:
-        from ansible_collections.rcl.ssl.plugins.module_utils import _certificate, _deploy, _files
-
-        targets = _deploy.Targets.from_params(p)
-        if not targets.paths() and not p["return_content"]:
-            raise RclInputError("Nothing to do: set at least one of %s, or return_content" % ", ".join(_deploy.PATH_OPTIONS))
-        client = client_from_params(p)
-        cert = client.get_certificate(p["certificate_name"])
-        if cert is None:
-            raise RclInputError("The subscription has no certificate named %s" % p["certificate_name"])
-        protect_certificate(module, cert)
-        pfx, password = client.fetch_pfx(cert, source=p["source"])
-        bundle = _certificate.load_pkcs12(pfx, password)
-        _certificate.check_bundle(bundle, p["certificate_name"])
-        before = _deploy.deployed_metadata(targets)
-        outcome = _files.apply_files(_deploy.file_specs(bundle, pfx, password, targets, p["certificate_name"]),
-                                     check_mode=module.check_mode)
-        result = dict(
-            changed=any(item.changed for item in outcome),
-            certificate=certificate_result(cert),
-            files=[dict(path=item.path, changed=item.changed, backup_file=item.backup_file) for item in outcome],
-            backup_files=[item.backup_file for item in outcome if item.backup_file],
-        )
-        if result["changed"] and module._diff:
-            result["diff"] = dict(before=_deploy.diff_view(before), after=_deploy.diff_view(_certificate.cert_metadata(bundle.leaf)))
-        if p["return_content"]:
-            result["content"] = dict(certificate=bundle.cert_pem().decode(), chain=bundle.chain_pem().decode(),
-                                     fullchain=bundle.fullchain_pem().decode())
-            if p["return_private_key"]:
-                result["content"]["private_key"] = bundle.key_pem().decode()
-    except RclError as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    ), needs_cryptography=True).run(run)
 
 
 if __name__ == "__main__":

@@ -47,29 +47,28 @@ options:
     required: true
   root_domain:
     description:
-      - The certificate's root domain. Needed by V6 (derived from a wildcard or two-label name when not given).
+      - The certificate's root domain, sent by V6 and V8.
+      - When not given, the registrable domain of O(certificate_name) by the Public Suffix List
+        (V(shop.co.uk) for V(www.shop.co.uk)).
     type: str
   challenge_type:
-    description: The order's challenge type. Needed by V6.
+    description: The order's challenge type. Needed by V6 and V8, checked before any request.
     type: str
     choices: [dns, http]
   email:
-    description: Contact address sent with the V6 finalization.
+    description: Contact address sent with the V6 finalization and the V8 schedule.
     type: str
   pfx_password:
     description:
-      - V6 only. The password the service sets on the PKCS#12 (PFX) it creates.
+      - V6 and V8. The password the service sets on the PKCS#12 (PFX) it creates.
       - Never returned or logged.
     type: str
   csr_info:
-    description: V6 only. Subject fields for the certificate request.
+    description:
+      - V6 only. Subject fields for the certificate request, as a dictionary of strings with the keys
+        C(country_name), C(locality), C(state), C(organization) and C(organization_unit).
+      - Any other key, or a value that is not a dictionary, is an error reported before any request.
     type: dict
-    suboptions:
-      country_name: {description: Country., type: str}
-      locality: {description: Locality or city., type: str}
-      state: {description: State or province., type: str}
-      organization: {description: Organization., type: str}
-      organization_unit: {description: Organizational unit., type: str}
   wait:
     description:
       - Wait until the certificate is issued. With V(false), return right after the state-changing call
@@ -136,56 +135,37 @@ certificate:
   sample: {"name": "www.example.com", "expiry_date": "2024-02-25T04:53:07Z", "days_remaining": 89}
 """
 
-from ansible_collections.rcl.ssl.plugins.module_utils._common import (
-    certificate_result,
-    check_requests,
-    client_from_params,
-    connection_argspec,
-    fail,
-    protect_certificate,
-)
-from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError
+from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule, certificate_result
+
+
+def run(m: RclModule) -> dict:
+    p = m.params
+    request = m.client.finalize_request(
+        p["certificate_name"], p["order_uri"], root_domain=p["root_domain"], challenge_type=p["challenge_type"],
+        email=p["email"], pfx_password=p["pfx_password"], csr_info=p["csr_info"], wait_timeout=p["wait_timeout"])
+    outcome = m.client.finalize(request, wait=p["wait"], wait_timeout=p["wait_timeout"], check_mode=m.check_mode)
+    result: dict = dict(changed=outcome.changed, status=outcome.status)
+    if outcome.order is not None:
+        result["order"] = outcome.order.to_result()
+    if outcome.certificate is not None:
+        result["certificate"] = certificate_result(outcome.certificate)
+    return result
 
 
 def main() -> None:
-    module = connection_argspec().update(dict(
+    RclModule(dict(
         certificate_name=dict(type="str", required=True),
         order_uri=dict(type="str", required=True),
         root_domain=dict(type="str"),
         challenge_type=dict(type="str", choices=["dns", "http"]),
         email=dict(type="str"),
         pfx_password=dict(type="str", no_log=True),
-        csr_info=dict(type="dict", options=dict(
-            country_name=dict(type="str"),
-            locality=dict(type="str"),
-            state=dict(type="str"),
-            organization=dict(type="str"),
-            organization_unit=dict(type="str"),
-        )),
+        # A plain dict, its keys checked by the client: with sub-options, ansible-core prints
+        # the credentials when the value cannot be converted (ansible/ansible#81672).
+        csr_info=dict(type="dict"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
-    )).create_module()
-    check_requests(module)
-    p = module.params
-    result: dict = {}
-    try:
-        from ansible_collections.rcl.ssl.plugins.module_utils._client import finalize_request
-
-        request = finalize_request(
-            p["api_version"], p["certificate_name"], p["order_uri"], root_domain=p["root_domain"],
-            challenge_type=p["challenge_type"], email=p["email"], pfx_password=p["pfx_password"],
-            csr_info=p["csr_info"], wait_timeout=p["wait_timeout"])
-        client = client_from_params(p)
-        outcome = client.finalize(request, wait=p["wait"], wait_timeout=p["wait_timeout"], check_mode=module.check_mode)
-        protect_certificate(module, outcome.certificate)
-        result = dict(changed=outcome.changed, status=outcome.status)
-        if outcome.order is not None:
-            result["order"] = outcome.order.to_result()
-        if outcome.certificate is not None:
-            result["certificate"] = certificate_result(outcome.certificate)
-    except RclError as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    )).run(run)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ options:
   root_domain:
     description:
       - The registered domain the certificate belongs to, for example V(example.com).
-      - Needed by V6 and V8 to create an order; derived from a wildcard name or a two-label name when not given.
+      - Sent by V6 and V8. When not given, the registrable domain of O(certificate_name) by the Public Suffix
+        List (V(shop.co.uk) for V(www.shop.co.uk)); with V7, the portal's root domain of the certificate when
+        it has one.
       - DNS validation records are named relative to it.
     type: str
   challenge_type:
@@ -239,20 +241,24 @@ certificate:
     fingerprint_sha256: {description: SHA-256 fingerprint in colon hex., type: str, returned: when the PKCS#12 could be read}
 """
 
-from ansible_collections.rcl.ssl.plugins.module_utils._common import (
-    certificate_result,
-    check_requests,
-    client_from_params,
-    connection_argspec,
-    fail,
-    order_result,
-    protect_certificate,
-)
-from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError, RclInputError
+from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule, certificate_result, order_result
+
+
+def run(m: RclModule) -> dict:
+    p = m.params
+    request = m.client.order_request(p["certificate_name"], p["root_domain"], p["challenge_type"], p["san"], p["email"])
+    outcome = m.client.ensure_order(request, p["remaining_days"], p["force"], m.check_mode,
+                                    root_given=bool(p["root_domain"]))
+    result: dict = dict(changed=outcome.changed, reason=outcome.reason)
+    if outcome.certificate is not None:
+        result["certificate"] = certificate_result(outcome.certificate)
+    if outcome.order is not None:
+        result.update(order_result(outcome.order, outcome.root_domain))
+    return result
 
 
 def main() -> None:
-    module = connection_argspec().update(dict(
+    RclModule(dict(
         certificate_name=dict(type="str", required=True),
         root_domain=dict(type="str"),
         challenge_type=dict(type="str", choices=["dns", "http"]),
@@ -260,36 +266,7 @@ def main() -> None:
         email=dict(type="str"),
         remaining_days=dict(type="int", default=30),
         force=dict(type="bool", default=False),
-    )).create_module()
-    check_requests(module)
-    p = module.params
-    result: dict = {}
-    try:
-        from ansible_collections.rcl.ssl.plugins.module_utils._api.base import OrderRequest
-        from ansible_collections.rcl.ssl.plugins.module_utils._client import validate_order_input
-
-        name, root_domain, challenge_type = validate_order_input(
-            p["api_version"], p["certificate_name"], p["root_domain"], p["challenge_type"], p["san"])
-        request = OrderRequest(certificate_name=name, root_domain=root_domain, challenge_type=challenge_type,
-                               san=p["san"], email=p["email"])
-        client = client_from_params(p)
-        cert = None if p["force"] else client.get_certificate(request.certificate_name)
-        protect_certificate(module, cert)
-        due, reason = client.order_due(cert, p["remaining_days"], p["force"])
-        if due and cert is None and p["api_version"] == "v7" and not p["force"]:
-            raise RclInputError("API V7 renews certificates that exist in the portal, and the subscription has no "
-                                "certificate named %s: create it in the portal, or use api_version v6 or v8"
-                                % request.certificate_name)
-        result = dict(changed=due, reason=reason)
-        if cert is not None:
-            result["certificate"] = certificate_result(cert)
-        if due and not module.check_mode:
-            order = client.create_order(request)
-            root_domain = request.root_domain or (cert.root_domain if cert else None)
-            result.update(order_result(client, order, root_domain))
-    except RclError as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    )).run(run)
 
 
 if __name__ == "__main__":

@@ -107,47 +107,32 @@ challenge_data_dns:
   type: dict
 """
 
-from ansible_collections.rcl.ssl.plugins.module_utils._common import (
-    certificate_result,
-    check_requests,
-    client_from_params,
-    connection_argspec,
-    fail,
-    order_result,
-    protect_certificate,
-)
-from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError
+from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule, certificate_result, order_result
+
+
+def run(m: RclModule) -> dict:
+    p = m.params
+    result: dict = dict(changed=False)
+    if p["order_uri"]:
+        order = m.client.get_order(p["order_uri"], challenge_type=p["challenge_type"], root_domain=p["root_domain"])
+        result.update(order_result(order, p["root_domain"]))
+    elif p["certificate_name"]:
+        cert = m.client.get_certificate(p["certificate_name"])
+        result["exists"] = cert is not None
+        if cert is not None:
+            result["certificate"] = certificate_result(cert)
+    else:
+        result["certificates"] = [certificate_result(cert) for cert in m.client.list_certificates()]
+    return result
 
 
 def main() -> None:
-    module = connection_argspec().update(dict(
+    RclModule(dict(
         order_uri=dict(type="str"),
         certificate_name=dict(type="str"),
         challenge_type=dict(type="str", choices=["dns", "http"]),
         root_domain=dict(type="str"),
-    ), mutually_exclusive=[("order_uri", "certificate_name")]).create_module()
-    check_requests(module)
-    p = module.params
-    result: dict = dict(changed=False)
-    try:
-        client = client_from_params(p)
-        if p["order_uri"]:
-            order = client.get_order(p["order_uri"], challenge_type=p["challenge_type"], root_domain=p["root_domain"])
-            result.update(order_result(client, order, p["root_domain"]))
-        elif p["certificate_name"]:
-            cert = client.get_certificate(p["certificate_name"])
-            protect_certificate(module, cert)
-            result["exists"] = cert is not None
-            if cert is not None:
-                result["certificate"] = certificate_result(cert)
-        else:
-            certs = client.list_certificates()
-            for cert in certs:
-                protect_certificate(module, cert)
-            result["certificates"] = [certificate_result(cert) for cert in certs]
-    except RclError as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    ), mutually_exclusive=[("order_uri", "certificate_name")]).run(run)
 
 
 if __name__ == "__main__":

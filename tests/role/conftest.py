@@ -4,42 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from roleharness import ROLE_PORTS, ROOT  # noqa: E402  (also puts tests/emulator/tests on sys.path)
-from emuclient import Sandbox  # noqa: E402
-
-try:
-    from emuclient import running_sandbox  # start + always stop (atexit, SIGTERM, exceptions)
-except ImportError:  # an emuclient without the helper
-    import atexit
-    import contextlib
-    import signal
-
-    from emuclient import run_sandbox, start_sandbox
-
-    @contextlib.contextmanager  # type: ignore[no-redef]
-    def running_sandbox(state_dir: str, *args: str) -> Iterator[Sandbox]:
-        def stop() -> None:
-            if not stopped:
-                stopped.append(True)
-                run_sandbox(state_dir, "stop")
-
-        def sigterm(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt("SIGTERM")
-
-        stopped: list[bool] = []
-        atexit.register(stop)
-        previous = signal.signal(signal.SIGTERM, sigterm)
-        try:
-            yield Sandbox(start_sandbox(state_dir, *args), state_dir)
-        finally:
-            stop()
-            signal.signal(signal.SIGTERM, previous)
+from emuclient import Sandbox, running_sandbox  # noqa: E402  (running_sandbox: start + always stop)
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,18 @@
 ``pki`` builds real certificate material with ``cryptography`` (nothing pasted): a
 self-signed root CA, intermediates, a leaf (RSA or EC) with the SANs and validity
 asked for, and a password-protected PKCS#12 whose extra certificates are shuffled.
+
+``clock`` is a fake clock that moves only when the code under test sleeps.
+
+``api_adapter`` builds an API generation's adapter against the local ``httpserver``;
+``body`` reads a canned reply from ``fixtures/<version>/`` (the documented examples).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
+import os
 import random
 import typing as t
 from dataclasses import dataclass, field
@@ -183,3 +190,67 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+# ---------------------------------------------------------------------------
+# API generations: canned replies, credentials, adapters against ``httpserver``
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+SID = "sub_df45ghfh463nfhh"
+API_KEY = "45ref546-67rf-65ytr-65tr-546trfred"
+CLIENT_ID = "client-1"
+CLIENT_SECRET = "cl13nt~S3cret.value"
+TOKEN = "eyJ0eXAiOiJKV1Q.test-access-token.O4J411Fzg"  # the access_token of fixtures/v6/token.json
+TOKEN_PATH = "/tenant-1/oauth2/v2.0/token"
+AUTH_V6 = {"Authorization": "Bearer %s" % TOKEN}
+AUTH_KEY = {"Authorization": "Bearer %s" % API_KEY}  # V7, V8
+#: the path of each generation's base URL (as in its default URL)
+API_PREFIX = {"v6": "/production/ssl/core/v1", "v7": "/public", "v8": "/prod/v3/ssl/certificate/subscription"}
+
+
+def body(path: str) -> str:
+    """The text of a canned reply: ``body("v7/order.json")``."""
+    with open(os.path.join(FIXTURES, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def body_json(path: str) -> t.Any:
+    return json.loads(body(path))
+
+
+def serve_token(httpserver: t.Any, token: str = TOKEN) -> None:
+    """Answer the V6 token endpoint with ``token`` (an hour's lifetime), as often as asked."""
+    httpserver.expect_request(TOKEN_PATH, method="POST").respond_with_json(
+        {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+    )
+
+
+def token_requests(httpserver: t.Any) -> int:
+    return sum(1 for request, _response in httpserver.log if request.path == TOKEN_PATH)
+
+
+@pytest.fixture
+def api_adapter(httpserver: t.Any, clock: FakeClock) -> t.Callable[[str], t.Any]:
+    """Factory: ``api_adapter("v6"|"v7"|"v8")``, that generation's adapter against ``httpserver``.
+
+    The base URL ends in a slash (the adapter must strip it). The transport makes no
+    retries (retry policy is tested in ``test__http.py`` only) and sleeps on ``clock``.
+    V6 gets its token from ``httpserver`` (served by ``serve_token``), its expiry
+    measured on ``clock``; V7 and V8 send ``API_KEY``.
+    """
+    from ansible_collections.rcl.ssl.plugins.module_utils._api.generations import generation
+    from ansible_collections.rcl.ssl.plugins.module_utils._auth import ApiKeyAuth, Auth, ClientCredentialsAuth
+    from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport
+
+    def build(version: str) -> t.Any:
+        transport = HttpTransport(timeout=5, retries=0, sleep=clock.sleep)
+        auth: Auth
+        if version == "v6":
+            serve_token(httpserver)
+            token_url = httpserver.url_for(TOKEN_PATH)
+            auth = ClientCredentialsAuth(transport, token_url, CLIENT_ID, CLIENT_SECRET, clock=clock)
+        else:
+            auth = ApiKeyAuth(API_KEY)
+        return generation(version)(transport, auth, httpserver.url_for(API_PREFIX[version] + "/"), SID)
+
+    return build

@@ -2,8 +2,14 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
-"""Normalized models and the abstract adapter shared by the API generations.
+"""Normalized models, lenient readers and the abstract API generation.
+
+An API generation (``v6.py``, ``v7.py``, ``v8.py``) is one unit: a subclass of
+``ApiAdapter`` declares its credentials, the inputs each operation needs (checked
+before any request), what it can do, its renewal rules and its finalize flow.
+Nothing outside ``_api/`` branches on a version name; ``generations.py`` lists them.
 
 Above the adapters nothing sees camelCase: the readers here accept the variants the
 API generations use (key case, ``certificateDownloadUrl`` vs ``certificateDownloadUrls``,
@@ -18,16 +24,21 @@ import abc
 import base64
 import binascii
 import re
+import time
 import typing as t
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
     RclAuthError,
     RclInputError,
+    RclNotFoundError,
+    RclOrderInvalidError,
     RclResponseError,
+    RclTimeoutError,
     RclUnsupportedError,
+    redact_url,
 )
 from ansible_collections.rcl.ssl.plugins.module_utils._time import (
     days_remaining,
@@ -36,11 +47,32 @@ from ansible_collections.rcl.ssl.plugins.module_utils._time import (
     utcnow,
 )
 
+__all__ = [
+    "ApiAdapter",
+    "Certificate",
+    "DOWNLOAD_URL_KEYS",
+    "FinalizeRequest",
+    "FinalizeResult",
+    "Order",
+    "OrderRequest",
+    "POLL_INTERVAL_MAX",
+    "ValidationToken",
+    "Waiter",
+    "check_order_status",
+    "has_pfx",
+    "issued_for",
+    "normalize_challenge_type",
+    "order_text",
+    "parse_certificate",
+    "parse_order",
+    "parse_token",
+    "same_order",
+    "seconds_text",
+]
+
 if t.TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.rcl.ssl.plugins.module_utils._auth import Auth
     from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport
-
-CAPABILITIES = frozenset(("order_read", "validate", "list", "delete", "async_issue"))
 
 DOWNLOAD_URL_KEYS = (
     "pem_url",
@@ -321,22 +353,243 @@ def parse_certificate(data: t.Any, source: str) -> Certificate:
 
 
 # ---------------------------------------------------------------------------
-# The adapter interface
+# Shared pieces of the finalize flows
+
+
+@dataclass
+class FinalizeResult:
+    changed: bool
+    certificate: Certificate | None
+    order: Order | None
+    status: str
+
+
+_T = t.TypeVar("_T")
+POLL_INTERVAL_MAX = 30.0
+
+
+class Waiter:
+    """One bounded wait (``wait_timeout``): a deadline and a poll loop whose interval grows by half, up to 30 s."""
+
+    def __init__(
+        self,
+        timeout: float,
+        poll_interval: float = 2.0,
+        sleep: t.Callable[[float], t.Any] = time.sleep,
+        monotonic: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self.deadline = monotonic() + timeout
+
+    def remaining(self) -> float:
+        return self.deadline - self._monotonic()
+
+    def poll(self, fetch: t.Callable[[], _T], done: t.Callable[[_T], bool], what: str) -> _T:
+        """Call ``fetch`` until ``done``; ``RclTimeoutError`` once the deadline has passed."""
+        interval = max(0.1, self.poll_interval)
+        while True:
+            remaining = self.remaining()
+            if remaining <= 0:
+                raise RclTimeoutError(
+                    "Timed out after %s seconds waiting for %s" % (seconds_text(self.timeout), what),
+                    waited_for=what,
+                    wait_timeout=self.timeout,
+                )
+            self._sleep(min(interval, remaining))
+            value = fetch()
+            if done(value):
+                return value
+            interval = min(interval * 1.5, max(self.poll_interval, POLL_INTERVAL_MAX))
+
+
+def has_pfx(reply: t.Any) -> bool:
+    """Whether a reply is a certificate object carrying a PKCS#12 (any spelling of ``pfxString``)."""
+    return isinstance(reply, dict) and any(_norm_key(str(k)) in ("pfxstring", "pfx") and v for k, v in reply.items())
+
+
+def seconds_text(value: float) -> str:
+    return ("%d" % value) if float(value).is_integer() else ("%.1f" % value)
+
+
+def order_text(url: str | None) -> str:
+    """An ACME order URL for messages (not a secret, but messages only carry redacted URLs)."""
+    return redact_url(url or "", keep_query=True)
+
+
+def same_order(a: str | None, b: str | None) -> bool:
+    """Whether two order URLs name the same ACME order.
+
+    The vendor's own example answers a finalize of ``https://acme-v02.../order/1/2`` with
+    ``orderUri`` ``https://acme-staging-v02.../order/1/2``: the order is identified by its
+    path (account and order numbers), so the host and a trailing slash are not compared.
+    """
+    if not a or not b:
+        return False
+    try:
+        pa, pb = urlsplit(a.strip()), urlsplit(b.strip())
+    except ValueError:
+        return a.strip() == b.strip()
+    path_a, path_b = pa.path.rstrip("/"), pb.path.rstrip("/")
+    return bool(path_a) and path_a == path_b and pa.query == pb.query
+
+
+def issued_for(cert: Certificate, before: Certificate | None, order_uri: str) -> bool:
+    """Whether ``cert`` is the one the order issued (same order, or newer than ``before``)."""
+    if same_order(cert.order_uri, order_uri):
+        return True
+    if cert.issue_date is None:
+        return False
+    return before is None or before.issue_date is None or cert.issue_date > before.issue_date
+
+
+def check_order_status(order: Order) -> None:
+    """Raise for an ``invalid`` order (with the failed challenges' reasons) or an unknown status."""
+    if order.status == "invalid":
+        reasons = [
+            "%s %s%s" % (c.get("challenge_type") or "challenge", c.get("status"), ": %s" % c["error"] if c.get("error") else "")
+            for c in order.challenges
+            if c.get("status") == "invalid"
+        ]
+        if order.error:
+            reasons.insert(0, order.error)
+        raise RclOrderInvalidError(
+            "Order %s is invalid (%s): a challenge failed, a new order is needed"
+            % (order_text(order.order_uri), "; ".join(reasons) or "no reason given"),
+            order_uri=order_text(order.order_uri),
+            status=order.status,
+            challenges=[dict(c) for c in order.challenges],
+        )
+    if order.status not in ("pending", "ready", "processing", "valid"):
+        raise RclResponseError(
+            "Order %s has an unknown status %r" % (order_text(order.order_uri), order.status),
+            order_uri=order_text(order.order_uri),
+        )
+
+
+# ---------------------------------------------------------------------------
+# The API generation
+
+
+def _no_secret(value: str) -> None:
+    """The default secret sink: nothing to mask outside a module."""
 
 
 class ApiAdapter(abc.ABC):
-    """One API generation: its URLs and its field mapping, nothing else."""
+    """One API generation, whole: credentials, input rules, capabilities, URLs, field mapping, finalize flow.
+
+    The class attributes and class methods are pure (no request): the client and the
+    module runner ask them before anything is sent.
+    """
 
     version: t.ClassVar[str] = ""
+    #: the product name the vendor gives this generation, for messages
+    title: t.ClassVar[str] = ""
     default_url: t.ClassVar[str] = ""
-    capabilities: t.ClassVar[frozenset[str]] = frozenset()
+    #: connection options that must all be set
+    credentials: t.ClassVar[tuple[str, ...]] = ("api_key",)
+    #: groups of connection options of which at least one must be set
+    credentials_one_of: t.ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: what the generation can do beyond get certificate / create order / finalize
+    reads_orders: t.ClassVar[bool] = False
+    lists_certificates: t.ClassVar[bool] = False
+    #: order fields this generation sends (``root_domain``, ``challenge_type``, ``san``, ``email``); the first
+    #: two are then required. Fields it does not send come from the portal's record of the certificate.
+    order_sends: t.ClassVar[tuple[str, ...]] = ()
+    #: finalize fields this generation needs before anything is sent
+    finalize_needs: t.ClassVar[tuple[str, ...]] = ()
+    #: order-read fields this generation needs before anything is sent
+    order_read_needs: t.ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, transport: HttpTransport, auth: Auth, base_url: str | None, subscription_id: str) -> None:
+    def __init__(
+        self,
+        transport: HttpTransport,
+        auth: Auth,
+        base_url: str | None,
+        subscription_id: str,
+        on_secret: t.Callable[[str], None] | None = None,
+    ) -> None:
         self.transport = transport
         self.auth = auth
         self.base_url = (base_url or self.default_url).rstrip("/")
         self.subscription_id = subscription_id
         self.sid = quote(subscription_id, safe="")
+        self.on_secret = on_secret or _no_secret
+
+    # -- declarations, checked before any request -------------------------------
+
+    @classmethod
+    def check_connection(cls, options: t.Mapping[str, t.Any]) -> None:
+        """Raise ``RclInputError`` when the credentials this generation needs are missing."""
+        missing = [name for name in cls.credentials if not options.get(name)]
+        missing += [" or ".join(group) for group in cls.credentials_one_of if not any(options.get(n) for n in group)]
+        if missing:
+            raise RclInputError(
+                "api_version=%s needs %s (%s)" % (cls.version, ", ".join(missing), cls.credentials_help()),
+                api_version=cls.version,
+            )
+
+    @classmethod
+    def credentials_help(cls) -> str:
+        return "portal: Subscription > API Key"
+
+    @classmethod
+    def make_auth(
+        cls, transport: HttpTransport, options: t.Mapping[str, t.Any], on_secret: t.Callable[[str], None]
+    ) -> Auth:
+        from ansible_collections.rcl.ssl.plugins.module_utils._auth import ApiKeyAuth
+
+        return ApiKeyAuth(options.get("api_key") or "", on_secret=on_secret)
+
+    @classmethod
+    def _require(cls, values: t.Mapping[str, t.Any], needs: t.Iterable[str], operation: str) -> None:
+        missing = [name for name in needs if not values.get(name)]
+        if missing:
+            raise RclInputError(
+                "%s with api_version=%s needs %s" % (operation, cls.version, " and ".join(missing)),
+                api_version=cls.version,
+            )
+
+    @classmethod
+    def check_order(cls, req: OrderRequest) -> None:
+        needed = [name for name in ("root_domain", "challenge_type") if name in cls.order_sends]
+        cls._require(vars(req), needed, "Creating an order")
+
+    @classmethod
+    def check_finalize(cls, req: FinalizeRequest) -> None:
+        cls._require(vars(req), cls.finalize_needs, "Finalizing an order")
+
+    @classmethod
+    def check_order_read(cls, challenge_type: str | None, root_domain: str | None) -> None:
+        if not cls.reads_orders:
+            raise RclUnsupportedError(
+                "Reading an order is not available in RCL SSL API %s%s" % (cls.version, cls._only_in("reads_orders")),
+                api_version=cls.version,
+            )
+        cls._require(dict(challenge_type=challenge_type, root_domain=root_domain), cls.order_read_needs,
+                     "Reading an order")
+
+    @classmethod
+    def check_list(cls) -> None:
+        if not cls.lists_certificates:
+            raise RclUnsupportedError(
+                "Listing certificates is not available in RCL SSL API %s%s"
+                % (cls.version, cls._only_in("lists_certificates")),
+                api_version=cls.version,
+            )
+
+    @classmethod
+    def _only_in(cls, capability: str) -> str:
+        having = sorted(gen.version for gen in ApiAdapter.__subclasses__() if getattr(gen, capability))
+        return "; only API %s has it" % " and ".join(having) if having else ""
+
+    def order_refused(self, cert: Certificate | None, force: bool) -> str | None:
+        """Why this generation cannot order for this certificate, or None. Pure."""
+        return None
+
+    # -- requests -----------------------------------------------------------------
 
     @staticmethod
     def quote(value: str) -> str:
@@ -358,56 +611,86 @@ class ApiAdapter(abc.ABC):
         A 401 to credentials from a cache (V6 token) is retried once with fresh ones; the
         API rejected the request before acting on it, so this is safe for any request.
         """
+        options = dict(params=params, json=json, idempotent=idempotent, read_timeout=read_timeout)
         try:
-            return self.transport.request_json(
-                method, url, headers=self.auth.headers(), params=params, json=json, idempotent=idempotent,
-                read_timeout=read_timeout,
-            )
+            return self.transport.request_json(method, url, headers=self.auth.headers(), **options)
         except RclAuthError:
             if not self.auth.invalidate():
                 raise
-        return self.transport.request_json(
-            method, url, headers=self.auth.headers(), params=params, json=json, idempotent=idempotent,
-            read_timeout=read_timeout,
-        )
+        return self.transport.request_json(method, url, headers=self.auth.headers(), **options)
 
     def shown(self, url: str, params: t.Mapping[str, t.Any] | None = None) -> str:
         return self.transport.display_url(url, params)
 
-    def unsupported(self, operation: str) -> t.NoReturn:
-        raise RclUnsupportedError(
-            "%s is not available in RCL SSL API %s" % (operation, self.version),
-            api_version=self.version,
-        )
-
-    def require(self, value: str | None, name: str, operation: str) -> str:
-        if not value:
-            raise RclInputError("%s needs %s with API %s" % (operation, name, self.version), api_version=self.version)
-        return value
+    def certificate(self, data: t.Any, source: str) -> Certificate:
+        """Parse a certificate reply and report its secrets (PFX password, download links) at once."""
+        cert = parse_certificate(data, source)
+        for secret in [cert.pfx_password] + list(cert.download_urls.values()):
+            if secret:
+                self.on_secret(secret)
+        return cert
 
     @abc.abstractmethod
     def get_certificate(self, name: str) -> Certificate:
         """The certificate of that name (``RclNotFoundError`` if none)."""
 
-    def list_certificates(self) -> list[Certificate]:
-        self.unsupported("Listing certificates")
+    def find_certificate(self, name: str) -> Certificate | None:
+        """The certificate of that name, or None if the subscription has none."""
+        try:
+            return self.get_certificate(name)
+        except RclNotFoundError:
+            return None
 
-    @abc.abstractmethod
+    # The public operations check this generation's inputs, then run its own step: no
+    # generation can skip a check, and none is made after a request.
+
+    def finalized_by_certificate(
+        self, req: FinalizeRequest, check_mode: bool
+    ) -> tuple[Certificate | None, FinalizeResult | None]:
+        """For generations without an order read: the current certificate, and the result when nothing
+        is to be sent (the certificate already comes from this order; check mode)."""
+        current = self.find_certificate(req.certificate_name)
+        if current is not None and same_order(current.order_uri, req.order_uri):
+            return current, FinalizeResult(False, current, None, "valid")
+        if check_mode:
+            return current, FinalizeResult(True, None, None, "pending")
+        return current, None
+
+    def list_certificates(self) -> list[Certificate]:
+        self.check_list()
+        return self._list_certificates()
+
     def create_order(self, req: OrderRequest) -> Order:
         """Create an ACME order (costs quota; never retried blindly)."""
+        self.check_order(req)
+        return self._create_order(req)
 
     def get_order(self, order_uri: str, challenge_type: str | None, root_domain: str | None) -> Order:
-        self.unsupported("Reading an order")
+        self.check_order_read(challenge_type, root_domain)
+        return self._get_order(order_uri, challenge_type, root_domain)
 
-    def validate_order(self, order_uri: str, challenge_type: str | None) -> None:
-        self.unsupported("Validating an order")
+    def finalize(self, req: FinalizeRequest, waiter: Waiter, wait: bool, check_mode: bool) -> FinalizeResult:
+        """This generation's way from a validated order to an issued certificate, bounded by ``waiter``.
+
+        Never finalizes twice: an order already finalized is reported unchanged. In check
+        mode only reads are made.
+        """
+        self.check_finalize(req)
+        return self._finalize(req, waiter, wait, check_mode)
 
     @abc.abstractmethod
-    def finalize_order(self, req: FinalizeRequest, read_timeout: float | None = None) -> Certificate | Order | None:
-        """Finalize (V6, V7) or schedule issuance (V8); ``read_timeout`` bounds the wait for the reply."""
+    def _create_order(self, req: OrderRequest) -> Order:
+        """This generation's order request."""
 
-    def delete_certificate(self, name: str) -> None:
-        self.unsupported("Deleting a certificate")
+    @abc.abstractmethod
+    def _finalize(self, req: FinalizeRequest, waiter: Waiter, wait: bool, check_mode: bool) -> FinalizeResult:
+        """This generation's finalize flow."""
+
+    def _get_order(self, order_uri: str, challenge_type: str | None, root_domain: str | None) -> Order:
+        raise RclUnsupportedError("%s declares reads_orders but reads none" % type(self).__name__)
+
+    def _list_certificates(self) -> list[Certificate]:
+        raise RclUnsupportedError("%s declares lists_certificates but lists none" % type(self).__name__)
 
     def download(self, url: str) -> bytes:
         """Fetch a pre-signed download link: no Authorization header, URL kept out of errors."""

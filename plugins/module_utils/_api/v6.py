@@ -2,8 +2,14 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
-"""V6, the "RCL Core API" V6.0.10: explicit order, validate and finalize steps (Azure AD token)."""
+"""V6, the "RCL Core API" V6.0.10: explicit order, validate and finalize steps (Azure AD token).
+
+Client credentials (client id + secret, tenant or token URL). Orders, order reads, validation
+and finalization all send root domain and challenge type. Finalize flow: read the order,
+validate it if pending, wait until ready, finalize, wait until valid.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +19,24 @@ from ansible_collections.rcl.ssl.plugins.module_utils._api.base import (
     ApiAdapter,
     Certificate,
     FinalizeRequest,
+    FinalizeResult,
     Order,
     OrderRequest,
+    Waiter,
+    check_order_status,
     normalize_challenge_type,
-    parse_certificate,
+    order_text,
     parse_order,
 )
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclResponseError
 
-_CSR_FIELDS = (
+if t.TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.rcl.ssl.plugins.module_utils._auth import Auth
+    from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport
+
+__all__ = ["V6Adapter"]
+
+CSR_FIELDS = (
     ("country_name", "countryName"),
     ("locality", "locality"),
     ("state", "state"),
@@ -32,8 +47,31 @@ _CSR_FIELDS = (
 
 class V6Adapter(ApiAdapter):
     version = "v6"
+    title = "RCL Core API"
     default_url = "https://rclapi.azure-api.net/production/ssl/core/v1"
-    capabilities = frozenset(("order_read", "validate", "list", "delete"))
+    credentials = ("client_id", "client_secret")
+    credentials_one_of = (("tenant_id", "token_url"),)
+    reads_orders = True
+    lists_certificates = True
+    order_sends = ("root_domain", "challenge_type", "san", "email")
+    finalize_needs = ("root_domain", "challenge_type")
+    order_read_needs = ("root_domain", "challenge_type")
+
+    @classmethod
+    def credentials_help(cls) -> str:
+        return "Azure AD client credentials"
+
+    @classmethod
+    def make_auth(
+        cls, transport: HttpTransport, options: t.Mapping[str, t.Any], on_secret: t.Callable[[str], None]
+    ) -> Auth:
+        from ansible_collections.rcl.ssl.plugins.module_utils._auth import ClientCredentialsAuth, default_token_url
+
+        token_url = options.get("token_url") or default_token_url(options.get("tenant_id") or "")
+        return ClientCredentialsAuth(
+            transport, token_url, options.get("client_id") or "", options.get("client_secret") or "",
+            on_secret=on_secret,
+        )
 
     def _order_url(self, action: str) -> str:
         return "%s/order/subscription/%s/%s" % (self.base_url, self.sid, action)
@@ -41,14 +79,15 @@ class V6Adapter(ApiAdapter):
     def _certificate_url(self, action: str) -> str:
         return "%s/certificate/subscription/%s/%s" % (self.base_url, self.sid, action)
 
-    def _challenge(self, challenge_type: str | None, operation: str) -> str:
-        return self.require(normalize_challenge_type(challenge_type), "challenge_type", operation).upper()
+    @staticmethod
+    def _challenge(challenge_type: str | None) -> str:
+        return (normalize_challenge_type(challenge_type) or "").upper()
 
-    def create_order(self, req: OrderRequest) -> Order:
+    def _create_order(self, req: OrderRequest) -> Order:
         body: dict[str, t.Any] = {
             "hostName": req.certificate_name,
-            "rootDomain": self.require(req.root_domain, "root_domain", "Creating an order"),
-            "challengeType": self._challenge(req.challenge_type, "Creating an order"),
+            "rootDomain": req.root_domain,
+            "challengeType": self._challenge(req.challenge_type),
             "isSAN": bool(req.san),
         }
         if req.email:
@@ -56,44 +95,74 @@ class V6Adapter(ApiAdapter):
         url = self._order_url("create")
         return parse_order(self.call("POST", url, json=body, idempotent=False), self.shown(url))
 
-    def get_order(self, order_uri: str, challenge_type: str | None, root_domain: str | None) -> Order:
-        body = {
-            "orderUri": order_uri,
-            "challengeType": self._challenge(challenge_type, "Reading an order"),
-            "rootDomain": self.require(root_domain, "root_domain", "Reading an order"),
-        }
+    def _get_order(self, order_uri: str, challenge_type: str | None, root_domain: str | None) -> Order:
+        body = {"orderUri": order_uri, "challengeType": self._challenge(challenge_type), "rootDomain": root_domain}
         url = self._order_url("get")
         # A read sent as POST: safe to retry.
         return parse_order(self.call("POST", url, json=body, idempotent=True), self.shown(url))
 
-    def validate_order(self, order_uri: str, challenge_type: str | None) -> None:
-        body = {"orderUri": order_uri, "challengeType": self._challenge(challenge_type, "Validating an order")}
+    def _validate(self, order_uri: str, challenge_type: str | None) -> None:
+        body = {"orderUri": order_uri, "challengeType": self._challenge(challenge_type)}
         self.call("POST", self._order_url("validate"), json=body, idempotent=False)
 
-    def finalize_order(self, req: FinalizeRequest, read_timeout: float | None = None) -> Order:
+    def _finalize_order(self, req: FinalizeRequest) -> Order:
         body: dict[str, t.Any] = {
             "hostName": req.certificate_name,
-            "rootDomain": self.require(req.root_domain, "root_domain", "Finalizing an order"),
+            "rootDomain": req.root_domain,
             "orderUri": req.order_uri,
-            "challengeType": self._challenge(req.challenge_type, "Finalizing an order"),
+            "challengeType": self._challenge(req.challenge_type),
         }
         if req.email:
             body["email"] = req.email
         if req.pfx_password:
             body["password"] = req.pfx_password
-        if req.csr_info:
-            csr = {api: req.csr_info[ours] for ours, api in _CSR_FIELDS if req.csr_info.get(ours)}
-            if csr:
-                body["csrInfo"] = csr
+        info = req.csr_info or {}
+        csr = {api: info[ours] for ours, api in CSR_FIELDS if info.get(ours)}
+        if csr:
+            body["csrInfo"] = csr
         url = self._order_url("finalize")
         return parse_order(self.call("POST", url, json=body, idempotent=False), self.shown(url))
+
+    def _finalize(self, req: FinalizeRequest, waiter: Waiter, wait: bool, check_mode: bool) -> FinalizeResult:
+        def read() -> Order:
+            return self.get_order(req.order_uri, req.challenge_type, req.root_domain)
+
+        uri = order_text(req.order_uri)
+        order = read()
+        check_order_status(order)
+        if check_mode or order.status == "valid":
+            changed = order.status in ("pending", "ready")
+            cert = self.find_certificate(req.certificate_name) if order.status == "valid" else None
+            return FinalizeResult(changed, cert, order, order.status)
+        changed = False
+        if order.status == "pending":
+            self._validate(req.order_uri, req.challenge_type)
+            changed = True
+            if not wait:
+                return FinalizeResult(True, None, order, "pending")
+            order = waiter.poll(read, lambda o: o.status != "pending", "order %s to become ready after validation" % uri)
+            check_order_status(order)
+        if order.status == "ready":
+            order = self._finalize_order(req)
+            changed = True
+            check_order_status(order)
+            if not wait:
+                return FinalizeResult(True, None, order, order.status)
+        if order.status == "processing":
+            if not wait:
+                return FinalizeResult(changed, None, order, "processing")
+            order = waiter.poll(read, lambda o: o.status != "processing", "order %s to become valid" % uri)
+            check_order_status(order)
+        if order.status != "valid":
+            raise RclResponseError("Order %s is %s after finalizing" % (uri, order.status), order_uri=uri)
+        return FinalizeResult(changed, self.find_certificate(req.certificate_name), order, "valid")
 
     def get_certificate(self, name: str) -> Certificate:
         url = self._certificate_url("get")
         params = {"name": name}
-        return parse_certificate(self.call("GET", url, params=params), self.shown(url, params))
+        return self.certificate(self.call("GET", url, params=params), self.shown(url, params))
 
-    def list_certificates(self) -> list[Certificate]:
+    def _list_certificates(self) -> list[Certificate]:
         url = self._certificate_url("get/all")
         shown = self.shown(url)
         reply = self.call("GET", url)
@@ -101,7 +170,4 @@ class V6Adapter(ApiAdapter):
             return []
         if not isinstance(reply, list):
             raise RclResponseError("The reply of %s is not a list of certificates" % shown, url=shown)
-        return [parse_certificate(item, shown) for item in reply]
-
-    def delete_certificate(self, name: str) -> None:
-        self.call("DELETE", self._certificate_url("delete"), params={"name": name})
+        return [self.certificate(item, shown) for item in reply]

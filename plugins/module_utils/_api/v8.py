@@ -2,8 +2,13 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# This module_util is private to the rcl.ssl collection: it may change without notice.
 
-"""V8, the "RCL SSL API" V8.0: one certificate object; issuance is scheduled and asynchronous."""
+"""V8, the "RCL SSL API" V8.0: one certificate object; issuance is scheduled and asynchronous.
+
+API key. Orders and schedules send root domain and challenge type (lower case). No order
+read: after scheduling, the certificate is polled under its name until the new one shows.
+"""
 
 from __future__ import annotations
 
@@ -13,35 +18,43 @@ from ansible_collections.rcl.ssl.plugins.module_utils._api.base import (
     ApiAdapter,
     Certificate,
     FinalizeRequest,
+    FinalizeResult,
     Order,
     OrderRequest,
+    Waiter,
+    has_pfx,
+    issued_for,
     normalize_challenge_type,
-    parse_certificate,
+    order_text,
     parse_order,
 )
+
+__all__ = ["V8Adapter"]
 
 TARGET = "Stand Alone"
 
 
 class V8Adapter(ApiAdapter):
     version = "v8"
+    title = "RCL SSL API"
     default_url = "https://rclapi.azure-api.net/prod/v3/ssl/certificate/subscription"
-    capabilities = frozenset(("delete", "async_issue"))
+    order_sends = ("root_domain", "challenge_type", "san", "email")
+    finalize_needs = ("root_domain", "challenge_type")
 
     def _url(self, path: str) -> str:
         return "%s/%s/%s" % (self.base_url, self.sid, path)
 
-    def _object(self, name: str, root_domain: str | None, challenge_type: str | None, operation: str) -> dict[str, t.Any]:
+    def _object(self, name: str, root_domain: str | None, challenge_type: str | None) -> dict[str, t.Any]:
         return {
             "certificateName": name,
-            "rootDomain": self.require(root_domain, "root_domain", operation),
-            "challengeType": self.require(normalize_challenge_type(challenge_type), "challenge_type", operation),
+            "rootDomain": root_domain,
+            "challengeType": normalize_challenge_type(challenge_type),
             "target": TARGET,
             "subscriptionId": self.subscription_id,
         }
 
-    def create_order(self, req: OrderRequest) -> Order:
-        body = self._object(req.certificate_name, req.root_domain, req.challenge_type, "Creating an order")
+    def _create_order(self, req: OrderRequest) -> Order:
+        body = self._object(req.certificate_name, req.root_domain, req.challenge_type)
         body["isSAN"] = bool(req.san)
         if req.email:
             body["email"] = req.email
@@ -49,8 +62,11 @@ class V8Adapter(ApiAdapter):
         # The reply is the certificate object (no status of its own): a new order is pending.
         return parse_order(self.call("POST", url, json=body, idempotent=False), self.shown(url), require_status=False)
 
-    def finalize_order(self, req: FinalizeRequest, read_timeout: float | None = None) -> Certificate | None:
-        body = self._object(req.certificate_name, req.root_domain, req.challenge_type, "Scheduling a certificate")
+    def _finalize(self, req: FinalizeRequest, waiter: Waiter, wait: bool, check_mode: bool) -> FinalizeResult:
+        current, known = self.finalized_by_certificate(req, check_mode)
+        if known is not None:
+            return known
+        body = self._object(req.certificate_name, req.root_domain, req.challenge_type)
         body["orderUri"] = req.order_uri
         if req.email:
             body["email"] = req.email
@@ -59,13 +75,19 @@ class V8Adapter(ApiAdapter):
         url = self._url("schedule/create")
         reply = self.call("POST", url, json=body, idempotent=False)
         # Documented as an empty 200: issuance happens later. Take a certificate if one comes back.
-        if isinstance(reply, dict) and reply.get("pfxString"):
-            return parse_certificate(reply, self.shown(url))
-        return None
+        if has_pfx(reply):
+            issued = self.certificate(reply, self.shown(url))
+            if issued_for(issued, current, req.order_uri):
+                return FinalizeResult(True, issued, None, "valid")
+        if not wait:
+            return FinalizeResult(True, None, None, "processing")
+        cert = waiter.poll(
+            lambda: self.find_certificate(req.certificate_name),
+            lambda c: c is not None and issued_for(c, current, req.order_uri),
+            "certificate %s to be issued for order %s" % (req.certificate_name, order_text(req.order_uri)),
+        )
+        return FinalizeResult(True, cert, None, "valid")
 
     def get_certificate(self, name: str) -> Certificate:
         url = self._url("get/certificatename/%s" % self.quote(name))
-        return parse_certificate(self.call("GET", url), self.shown(url))
-
-    def delete_certificate(self, name: str) -> None:
-        self.call("DELETE", self._url("delete/certificatename/%s" % self.quote(name)))
+        return self.certificate(self.call("GET", url), self.shown(url))

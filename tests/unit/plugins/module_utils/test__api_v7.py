@@ -2,71 +2,37 @@
 # Copyright (c) rcl.ssl contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+"""V7 beyond the wire contract (test__api_contract.py): reading its replies, names in paths, errors, downloads."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 
 import pytest
 from werkzeug import Response
 
-from ansible_collections.rcl.ssl.plugins.module_utils._api.base import (
-    FinalizeRequest,
-    Order,
-    OrderRequest,
-    ValidationToken,
-)
-from ansible_collections.rcl.ssl.plugins.module_utils._api.v7 import V7Adapter
-from ansible_collections.rcl.ssl.plugins.module_utils._auth import ApiKeyAuth
+from ansible_collections.rcl.ssl.plugins.module_utils._api.base import Order, OrderRequest, ValidationToken
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
     RclApiError,
     RclAuthError,
     RclNotFoundError,
     RclResponseError,
-    RclUnsupportedError,
 )
-from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "v7")
-API_KEY = "45ref546-67rf-65ytr-65tr-546trfred"
-SID = "sub_df45ghfh463nfhh"
-BASE = "/public/v1/subscription/%s/core/certificate" % SID
-AUTH = {"Authorization": "Bearer %s" % API_KEY}
+from ...conftest import API_KEY, API_PREFIX, AUTH_KEY as AUTH, SID, body
 
-
-def body(name: str) -> str:
-    with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
-        return f.read()
+BASE = "%s/v1/subscription/%s/core/certificate" % (API_PREFIX["v7"], SID)
 
 
 @pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def adapter(httpserver, sleeps):
-    transport = HttpTransport(timeout=5, sleep=sleeps.append)
-    # trailing slash on purpose: it must be stripped
-    return V7Adapter(transport, ApiKeyAuth(API_KEY), httpserver.url_for("/public/"), SID)
-
-
-def test_class_attributes():
-    assert V7Adapter.version == "v7"
-    assert V7Adapter.default_url == "https://rclapi.azure-api.net/public"
-    assert V7Adapter.capabilities == frozenset()
-
-
-def test_default_base_url():
-    adapter = V7Adapter(HttpTransport(), ApiKeyAuth("k"), None, SID)
-    assert adapter.base_url == "https://rclapi.azure-api.net/public"
+def adapter(api_adapter):
+    return api_adapter("v7")
 
 
 def test_get_certificate_parses_seed_example(httpserver, adapter):
     httpserver.expect_request(BASE + "/shopeneur.com", method="GET", headers=AUTH).respond_with_data(
-        body("certificate.json"), content_type="application/json"
+        body("v7/certificate.json"), content_type="application/json"
     )
     cert = adapter.get_certificate("shopeneur.com")
     httpserver.check_assertions()
@@ -95,7 +61,7 @@ def test_get_certificate_parses_seed_example(httpserver, adapter):
 
 
 def test_certificate_secrets_stay_out_of_repr_and_metadata(httpserver, adapter):
-    data = json.loads(body("certificate.json"))
+    data = json.loads(body("v7/certificate.json"))
     data["pfxString"] = "cGZ4LWJ5dGVz"
     httpserver.expect_request(BASE + "/shopeneur.com").respond_with_json(data)
     cert = adapter.get_certificate("shopeneur.com")
@@ -142,7 +108,7 @@ def test_name_cannot_add_path_segments(httpserver, adapter):
 
 def test_create_order_parses_seed_example(httpserver, adapter):
     httpserver.expect_request(BASE + "/shopeneur.com/order", method="GET", headers=AUTH).respond_with_data(
-        body("order.json"), content_type="application/json"
+        body("v7/order.json"), content_type="application/json"
     )
     order = adapter.create_order(OrderRequest("shopeneur.com"))
     httpserver.check_assertions()
@@ -166,62 +132,6 @@ def test_create_order_parses_seed_example(httpserver, adapter):
         "challenge_type": "dns",
         "domain": "shopeneur.com",
     }
-
-
-def test_create_order_not_retried_on_500(httpserver, adapter, sleeps):
-    httpserver.expect_request(BASE + "/shopeneur.com/order").respond_with_data("Internal error", status=500)
-    with pytest.raises(RclApiError) as exc:
-        adapter.create_order(OrderRequest("shopeneur.com"))
-    assert exc.value.status == 500
-    assert len(httpserver.log) == 1 and sleeps == []
-
-
-def test_create_order_retried_on_429(httpserver, adapter, sleeps):
-    httpserver.expect_oneshot_request(BASE + "/shopeneur.com/order").respond_with_data(
-        "Rate limit is exceeded.", status=429, headers={"Retry-After": "3"}
-    )
-    httpserver.expect_request(BASE + "/shopeneur.com/order").respond_with_data(
-        body("order.json"), content_type="application/json"
-    )
-    assert adapter.create_order(OrderRequest("shopeneur.com")).status == "pending"
-    assert len(httpserver.log) == 2 and sleeps == [3.0]
-
-
-def test_get_certificate_is_retried_on_503(httpserver, adapter, sleeps):
-    httpserver.expect_oneshot_request(BASE + "/shopeneur.com").respond_with_data("unavailable", status=503)
-    httpserver.expect_request(BASE + "/shopeneur.com").respond_with_data(
-        body("certificate.json"), content_type="application/json"
-    )
-    assert adapter.get_certificate("shopeneur.com").id == 342
-    assert len(httpserver.log) == 2 and len(sleeps) == 1
-
-
-def test_finalize_sends_orderuri_query(httpserver, adapter):
-    order_uri = "https://acme-v02.api.letsencrypt.org/acme/order/116443104/10568102114"
-    httpserver.expect_request(
-        BASE + "/shopeneur.com/finalize", method="GET", headers=AUTH, query_string={"orderuri": order_uri}
-    ).respond_with_data(body("certificate.json"), content_type="application/json")
-    cert = adapter.finalize_order(FinalizeRequest("shopeneur.com", order_uri))
-    httpserver.check_assertions()
-    assert cert.name == "shopeneur.com" and cert.id == 342
-
-
-def test_finalize_400_text_is_verbatim_and_not_retried(httpserver, adapter):
-    httpserver.expect_request(BASE + "/shopeneur.com/finalize").respond_with_data(
-        "The order is not ready to be finalized. Challenge status: invalid", status=400, content_type="text/plain"
-    )
-    with pytest.raises(RclApiError) as exc:
-        adapter.finalize_order(FinalizeRequest("shopeneur.com", "https://acme.test/order/1"))
-    assert exc.value.body == "The order is not ready to be finalized. Challenge status: invalid"
-    assert "Challenge status: invalid" in exc.value.msg
-    assert len(httpserver.log) == 1
-
-
-def test_finalize_500_not_retried(httpserver, adapter):
-    httpserver.expect_request(BASE + "/shopeneur.com/finalize").respond_with_data("boom", status=502)
-    with pytest.raises(RclApiError):
-        adapter.finalize_order(FinalizeRequest("shopeneur.com", "https://acme.test/order/1"))
-    assert len(httpserver.log) == 1
 
 
 def test_400_certificate_name_not_defined(httpserver, adapter):
@@ -297,22 +207,6 @@ def test_certificate_reply_with_bad_date_is_response_error(httpserver, adapter):
     httpserver.expect_request(BASE + "/a.test").respond_with_json({"certificateName": "a.test", "expiryDate": "soon"})
     with pytest.raises(RclResponseError):
         adapter.get_certificate("a.test")
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda a: a.list_certificates(),
-        lambda a: a.get_order("https://acme.test/o/1", "dns", "a.test"),
-        lambda a: a.validate_order("https://acme.test/o/1", "dns"),
-        lambda a: a.delete_certificate("a.test"),
-    ],
-)
-def test_unsupported_operations_name_the_version(httpserver, adapter, call):
-    with pytest.raises(RclUnsupportedError) as exc:
-        call(adapter)
-    assert "v7" in exc.value.msg
-    assert len(httpserver.log) == 0
 
 
 def test_download_has_no_authorization_and_hides_url(httpserver, adapter):

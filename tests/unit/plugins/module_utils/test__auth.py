@@ -111,7 +111,6 @@ def test_token_is_cached_until_expiry_minus_margin(httpserver):
     clock.now += 2  # past expires_in - 60
     auth.token()
     assert len(httpserver.log) == 2
-    assert auth.fetch_count == 2
 
 
 def test_invalidate_only_helps_for_cached_tokens(httpserver):
@@ -182,3 +181,115 @@ def test_client_credentials_repr_hides_secret(httpserver):
     assert CLIENT_SECRET not in repr(auth)
     with pytest.raises(RclInputError):
         ClientCredentialsAuth(transport(), "https://t.test/token", "id", "")
+
+
+def _leaks(secret: str, text: str) -> list[str]:
+    """Every 4-character piece of ``secret`` (without control characters) found in ``text``."""
+    pieces = {secret[i:i + 4] for i in range(len(secret) - 3)}
+    return sorted(p for p in pieces if p.isprintable() and p in text)
+
+
+@pytest.mark.parametrize(
+    "key, kind",
+    [
+        ("Kq7w\nZx9p-SECRET7", "control character"),
+        ("Kq7w\rZx9p-SECRET7", "control character"),
+        ("Kq7w\r\nX-Injected: SECRET7", "control character"),
+        ("Kq7w\x00Zx9p-SECRET7", "control character"),
+        ("Kq7w\x1b[31mZx9p-SECRET7", "control character"),
+        ("Kq7w\x7fZx9p-SECRET7", "control character"),
+        ("Kq7w\x85Zx9p-SECRET7", "control character"),
+        ("Kq7w\x9bZx9p-SECRET7", "control character"),
+        ("Kq7w\tZx9p-SECRET7", "control character"),
+        ("Kq7w Zx9p-SECRET7", "whitespace"),
+        ("Kq7w\xa0Zx9p-SECRET7", "whitespace"),
+        ("Kq7w\u20acZx9p-SECRET7", "latin-1"),
+        ("Kq7w\u2028Zx9p-SECRET7", "latin-1"),
+        ("Kq7w\ud800Zx9p-SECRET7", "latin-1"),
+    ],
+)
+def test_api_key_rejects_values_that_cannot_be_a_header(key, kind):
+    seen = []
+    with pytest.raises(RclInputError) as exc:
+        ApiKeyAuth(key, on_secret=seen.append)
+    text = exc.value.msg + repr(exc.value.to_result()) + str(exc.value)
+    assert "api_key" in exc.value.msg and kind in exc.value.msg
+    assert _leaks(key, text) == []
+    assert "SECRET7" not in text and "Kq7w" not in text
+
+
+def test_api_key_keeps_latin1_and_strips_ends():
+    auth = ApiKeyAuth("  \nK\u00e9y-1234\t ")
+    assert auth.headers() == {"Authorization": "Bearer K\u00e9y-1234"}
+
+
+def test_api_key_reported_to_on_secret_at_construction():
+    seen = []
+    ApiKeyAuth(" 45ref546-67rf-65ytr ", on_secret=seen.append)
+    assert seen == ["45ref546-67rf-65ytr"]
+
+
+def test_access_token_reported_before_it_is_used(httpserver):
+    """V6: an API 401 body that echoes the token must find it already registered as a secret."""
+    events = []
+    httpserver.expect_request("/tenant-1/oauth2/v2.0/token", method="POST").respond_with_data(
+        fixture_text("v6/token.json"), content_type="application/json"
+    )
+
+    def api(request):
+        events.append(("request", request.headers.get("Authorization")))
+        return Response("Token %s is not valid for this subscription" % TOKEN, status=401, content_type="text/plain")
+
+    httpserver.expect_request("/api/certificate").respond_with_handler(api)
+    http = transport()
+    auth = ClientCredentialsAuth(
+        http, httpserver.url_for("/tenant-1/oauth2/v2.0/token"), "client-1", CLIENT_SECRET, clock=Clock(),
+        on_secret=lambda secret: events.append(("secret", secret)),
+    )
+    with pytest.raises(RclAuthError) as exc:
+        http.request("GET", httpserver.url_for("/api/certificate"), headers=auth.headers())
+    events.append(("error", exc.value.status))
+    assert events == [("secret", TOKEN), ("request", "Bearer %s" % TOKEN), ("error", 401)]
+    assert TOKEN in exc.value.body  # the echo is there: masking it is the sink's job
+
+
+def test_access_token_reported_for_every_fetch_through_the_transport_sink(httpserver):
+    httpserver.expect_request("/tenant-1/oauth2/v2.0/token", method="POST").respond_with_data(
+        fixture_text("v6/token.json"), content_type="application/json"
+    )
+    seen = []
+    http = HttpTransport(timeout=5, sleep=lambda s: None, on_secret=seen.append)
+    assert http.on_secret is not None
+    auth = ClientCredentialsAuth(http, httpserver.url_for("/tenant-1/oauth2/v2.0/token"), "client-1", CLIENT_SECRET,
+                                 clock=Clock())
+    auth.token()
+    auth.token()  # cached: nothing new to report
+    assert seen == [TOKEN]
+    auth.invalidate()
+    auth.token()
+    assert seen == [TOKEN, TOKEN]
+
+
+def test_token_reply_with_utf8_bom(httpserver):
+    httpserver.expect_request("/tenant-1/oauth2/v2.0/token", method="POST").respond_with_data(
+        b"\xef\xbb\xbf" + fixture_text("v6/token.json").encode("utf-8"), content_type="application/json"
+    )
+    assert make_auth(httpserver).token() == TOKEN
+
+
+def test_token_reply_nested_too_deeply_is_clean_error(httpserver):
+    httpserver.expect_request("/tenant-1/oauth2/v2.0/token", method="POST").respond_with_data(
+        "[" * 100000, content_type="application/json"
+    )
+    with pytest.raises(RclResponseError) as exc:
+        make_auth(httpserver).token()
+    assert "did not answer with JSON" in exc.value.msg
+
+
+def test_token_error_body_nested_too_deeply_is_auth_error(httpserver):
+    httpserver.expect_request("/tenant-1/oauth2/v2.0/token").respond_with_data(
+        "[" * 60000, status=400, content_type="application/json"
+    )
+    with pytest.raises(RclAuthError) as exc:
+        make_auth(httpserver).token()
+    assert exc.value.status == 400

@@ -23,14 +23,12 @@ from ansible_collections.rcl.ssl.plugins.module_utils._api.base import (
 from ansible_collections.rcl.ssl.plugins.module_utils._api.v6 import V6Adapter
 from ansible_collections.rcl.ssl.plugins.module_utils._api.v7 import V7Adapter
 from ansible_collections.rcl.ssl.plugins.module_utils._api.v8 import V8Adapter
+from ansible_collections.rcl.ssl.plugins.module_utils._api.generations import GENERATIONS
 from ansible_collections.rcl.ssl.plugins.module_utils._client import (
-    ADAPTERS,
-    DEFAULT_API_URLS,
     FinalizeResult,
     RclClient,
     build_client,
-    validate_certificate_name,
-    validate_order_input,
+    insecure_settings,
 )
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
     RclApiError,
@@ -104,8 +102,11 @@ def api_calls(httpserver) -> list[tuple[str, str]]:
 # build_client
 
 
-def test_adapters_and_default_urls():
-    assert ADAPTERS == {"v6": V6Adapter, "v7": V7Adapter, "v8": V8Adapter}
+DEFAULT_API_URLS = {version: gen.default_url for version, gen in GENERATIONS.items()}
+
+
+def test_generations_and_default_urls():
+    assert GENERATIONS == {"v6": V6Adapter, "v7": V7Adapter, "v8": V8Adapter}
     assert DEFAULT_API_URLS == {
         "v6": "https://rclapi.azure-api.net/production/ssl/core/v1",
         "v7": "https://rclapi.azure-api.net/public",
@@ -183,7 +184,7 @@ def test_get_order_unsupported_names_v6(httpserver, fake, version):
     client = client_for(httpserver, version, fake)
     with pytest.raises(RclUnsupportedError) as exc:
         client.get_order(V6_ORDER_URI, "dns", "shopeneur.com")
-    assert version in exc.value.msg and "v6" in exc.value.msg
+    assert version in exc.value.msg
     assert len(httpserver.log) == 0
 
 
@@ -236,7 +237,7 @@ def test_create_order_passes_through(httpserver, fake):
     httpserver.expect_request(V7_CERT + "/shopeneur.com/order").respond_with_data(
         body("v7/order.json"), content_type="application/json"
     )
-    assert client.create_order(OrderRequest("shopeneur.com")).status == "pending"
+    assert client.adapter.create_order(OrderRequest("shopeneur.com")).status == "pending"
     assert client.request_count == 1
 
 
@@ -573,6 +574,10 @@ def _order(*tokens: ValidationToken) -> Order:
     return Order(status="pending", order_uri="https://acme.test/o/1", tokens=list(tokens))
 
 
+def _crypto_shape(identifier, kind, **challenge):
+    return {"identifier": identifier, "identifier_type": "dns", "challenges": {kind: challenge}}
+
+
 def test_challenge_data_v7_seed_apex():
     order = Order(
         "pending",
@@ -580,34 +585,33 @@ def test_challenge_data_v7_seed_apex():
         tokens=[ValidationToken("_acme-challenge", "pder_53er44PhE-keudgge45630", "dns", "shopeneur.com")],
     )
     entries, records = RclClient.challenge_data(order, "shopeneur.com")
-    assert entries == [
-        {
-            "identifier": "shopeneur.com",
-            "type": "dns-01",
-            "record": "_acme-challenge.shopeneur.com",
-            "resource": "_acme-challenge",
-            "resource_value": "pder_53er44PhE-keudgge45630",
-        }
-    ]
+    assert entries == [_crypto_shape("shopeneur.com", "dns-01", record="_acme-challenge.shopeneur.com",
+                                     resource="_acme-challenge", resource_value="pder_53er44PhE-keudgge45630")]
     assert records == {"_acme-challenge.shopeneur.com": ["pder_53er44PhE-keudgge45630"]}
 
 
 def test_challenge_data_subdomain_without_domain_field():
     # V6 tokens carry no domain: it is derived from the record.
     entries, records = RclClient.challenge_data(_order(ValidationToken("_acme-challenge.www", "v", "dns")), "shopeneur.com")
-    assert entries[0]["record"] == "_acme-challenge.www.shopeneur.com"
+    assert entries[0]["challenges"]["dns-01"]["record"] == "_acme-challenge.www.shopeneur.com"
     assert entries[0]["identifier"] == "www.shopeneur.com"
     assert records == {"_acme-challenge.www.shopeneur.com": ["v"]}
 
 
+def test_challenge_data_under_a_multi_label_public_suffix():
+    entries, records = RclClient.challenge_data(_order(ValidationToken("_acme-challenge.www", "v", "dns")), "shop.co.uk")
+    assert records == {"_acme-challenge.www.shop.co.uk": ["v"]}
+    assert entries[0]["identifier"] == "www.shop.co.uk"
+
+
 def test_challenge_data_without_root_domain_uses_domain():
     entries, records = RclClient.challenge_data(
-        _order(ValidationToken("_acme-challenge", "w", "dns", "*.shopeneur.com"))
+        _order(ValidationToken("_acme-challenge", "w", "dns", "*.shopeneur.com")), ""
     )
-    assert entries[0]["record"] == "_acme-challenge.shopeneur.com"
+    assert entries[0]["challenges"]["dns-01"]["record"] == "_acme-challenge.shopeneur.com"
     assert entries[0]["identifier"] == "*.shopeneur.com"
     with pytest.raises(RclInputError):
-        RclClient.challenge_data(_order(ValidationToken("_acme-challenge", "w", "dns")))
+        RclClient.challenge_data(_order(ValidationToken("_acme-challenge", "w", "dns")), "")
 
 
 def test_challenge_data_san_shares_one_record():
@@ -624,97 +628,113 @@ def test_challenge_data_san_shares_one_record():
 
 def test_challenge_data_http():
     entries, records = RclClient.challenge_data(
-        _order(ValidationToken("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", "LoqX.thumb", "http", "www.shopeneur.com"))
+        _order(ValidationToken("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", "LoqX.thumb", "http", "www.shopeneur.com")),
+        "shopeneur.com",
     )
-    assert entries == [
-        {
-            "type": "http-01",
-            "resource": ".well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-            "resource_value": "LoqX.thumb",
-            "identifier": "www.shopeneur.com",
-        }
-    ]
+    assert entries == [_crypto_shape("www.shopeneur.com", "http-01",
+                                     resource=".well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+                                     resource_value="LoqX.thumb")]
     assert records == {}
 
 
 # ---------------------------------------------------------------------------
-# input validation
+# input checks: names through _names, the generation's own rules, all before any request
+
+
+def offline(version: str) -> RclClient:
+    """A client whose transport fails the test if anything is sent."""
+    creds = dict(client_id="c", client_secret="s", tenant_id="t") if version == "v6" else dict(api_key=API_KEY)
+    client = build_client(version, SID, api_url="https://127.0.0.1:9/x", **creds)
+
+    def no_request(*args, **kwargs):
+        raise AssertionError("an input check sent a request")
+
+    client.adapter.transport.session.request = no_request
+    return client
 
 
 @pytest.mark.parametrize(
-    "name, expected",
+    "version, args, expected",
     [
-        ("shopeneur.com", "shopeneur.com"),
-        ("WWW.Shopeneur.COM", "www.shopeneur.com"),
-        ("*.shopeneur.com", "*.shopeneur.com"),
-        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
-        (" a-b.c1.example.org ", "a-b.c1.example.org"),
+        ("v7", ("www.shopeneur.com", None, None, False), ("www.shopeneur.com", "shopeneur.com", None)),
+        ("v7", ("shopeneur.com", None, None, False), ("shopeneur.com", "shopeneur.com", None)),
+        ("v6", ("*.shopeneur.com", None, "DNS", False), ("*.shopeneur.com", "shopeneur.com", "dns")),
+        ("v8", ("shopeneur.com", None, "http", True), ("shopeneur.com", "shopeneur.com", "http")),
+        ("v6", ("www.shopeneur.com", "Shopeneur.com", "dns-01", False), ("www.shopeneur.com", "shopeneur.com", "dns")),
+        ("v6", ("a.b.shopeneur.co.uk", "shopeneur.co.uk", "dns", False), ("a.b.shopeneur.co.uk", "shopeneur.co.uk", "dns")),
+        # The root domain comes from the Public Suffix List, never from the last two labels.
+        ("v6", ("www.shop.co.uk", None, "dns", False), ("www.shop.co.uk", "shop.co.uk", "dns")),
+        ("v8", ("*.a.shopeneur.com", None, "dns", False), ("*.a.shopeneur.com", "shopeneur.com", "dns")),
+        ("v7", ("www.shop.co.uk", None, None, False), ("www.shop.co.uk", "shop.co.uk", None)),
     ],
 )
-def test_validate_certificate_name_ok(name, expected):
-    assert validate_certificate_name(name) == expected
+def test_order_request_ok(version, args, expected):
+    req = offline(version).order_request(*args)
+    assert (req.certificate_name, req.root_domain, req.challenge_type) == expected
 
 
 @pytest.mark.parametrize(
-    "name",
+    "version, args, fragment",
     [
-        "",
-        "shopeneur.com.",
-        "localhost",
-        "a..b.com",
-        "-a.b.com",
-        "a-.b.com",
-        "www.*.b.com",
-        "*b.com",
-        "a_b.com",
-        "shopeneur.com,www.shopeneur.com",
-        "bücher.example",
-        ("a" * 64) + ".com",
-        ".".join(["abcdefghi"] * 26) + ".com",
-        None,
+        ("v6", ("*.shopeneur.com", "shopeneur.com", "http", False), "wildcard"),
+        ("v7", ("*.shopeneur.com", None, "http", False), "wildcard"),
+        ("v6", ("www.shopeneur.com", "shopeneur.com", "dns", True), "apex"),
+        ("v6", ("*.shopeneur.com", "shopeneur.com", "dns", True), "apex"),
+        ("v6", ("shopeneur.com,www.shopeneur.com", "shopeneur.com", "dns", True), "comma"),
+        ("v6", ("www.example.org", "shopeneur.com", "dns", False), "not within"),
+        ("v6", ("www.fakeshopeneur.com", "shopeneur.com", "dns", False), "not within"),
+        ("v6", ("co.uk", None, "dns", False), "public suffix"),
+        ("v8", ("shopeneur.com", "shopeneur.com", None, False), "challenge_type"),
+        ("v6", ("shopeneur.com", "shopeneur.com", "tls-alpn", False), "challenge_type"),
+        ("v7", ("www.shopeneur.com\n", None, None, False), "certificate_name"),
     ],
 )
-def test_validate_certificate_name_rejects(name):
-    with pytest.raises(RclInputError):
-        validate_certificate_name(name)
-
-
-@pytest.mark.parametrize(
-    "args, expected",
-    [
-        (("v7", "www.shopeneur.com", None, None, False), ("www.shopeneur.com", None, None)),
-        (("v7", "shopeneur.com", None, None, False), ("shopeneur.com", "shopeneur.com", None)),
-        (("v6", "*.shopeneur.com", None, "DNS", False), ("*.shopeneur.com", "shopeneur.com", "dns")),
-        (("v8", "shopeneur.com", None, "http", True), ("shopeneur.com", "shopeneur.com", "http")),
-        (("v6", "www.shopeneur.com", "Shopeneur.com", "dns-01", False), ("www.shopeneur.com", "shopeneur.com", "dns")),
-        (("v6", "a.b.shopeneur.co.uk", "shopeneur.co.uk", "dns", False), ("a.b.shopeneur.co.uk", "shopeneur.co.uk", "dns")),
-    ],
-)
-def test_validate_order_input_ok(args, expected):
-    assert validate_order_input(*args) == expected
-
-
-@pytest.mark.parametrize(
-    "args, fragment",
-    [
-        (("v6", "*.shopeneur.com", "shopeneur.com", "http", False), "wildcard"),
-        (("v7", "*.shopeneur.com", None, "http", False), "wildcard"),
-        (("v6", "www.shopeneur.com", "shopeneur.com", "dns", True), "apex"),
-        (("v6", "*.shopeneur.com", "shopeneur.com", "dns", True), "apex"),
-        (("v6", "shopeneur.com,www.shopeneur.com", "shopeneur.com", "dns", True), "comma"),
-        (("v6", "www.example.org", "shopeneur.com", "dns", False), "not within"),
-        (("v6", "www.fakeshopeneur.com", "shopeneur.com", "dns", False), "not within"),
-        (("v6", "www.shopeneur.com", None, "dns", False), "root_domain is required"),
-        (("v8", "*.a.shopeneur.com", None, "dns", False), "root_domain is required"),
-        (("v8", "shopeneur.com", "shopeneur.com", None, False), "challenge_type"),
-        (("v6", "shopeneur.com", "shopeneur.com", "tls-alpn", False), "challenge_type"),
-        (("v5", "shopeneur.com", "shopeneur.com", "dns", False), "api_version"),
-    ],
-)
-def test_validate_order_input_rejects(args, fragment):
+def test_order_request_rejects(version, args, fragment):
     with pytest.raises(RclInputError) as exc:
-        validate_order_input(*args)
+        offline(version).order_request(*args)
     assert fragment in exc.value.msg
+
+
+@pytest.mark.parametrize(
+    "version, kwargs, fragment",
+    [
+        ("v8", dict(challenge_type=None), "challenge_type"),
+        ("v6", dict(challenge_type=None), "challenge_type"),
+        ("v7", dict(order_uri="not-a-url"), "order_uri"),
+        ("v6", dict(order_uri="javascript:alert(1)"), "order_uri"),
+        ("v6", dict(order_uri="ftp://acme.test/o/1"), "order_uri"),
+        ("v7", dict(wait_timeout=10 ** 12), "wait_timeout"),
+        ("v7", dict(wait_timeout=-1), "wait_timeout"),
+        ("v6", dict(csr_info="notadict"), "csr_info"),
+        ("v6", dict(csr_info={"country": "TT"}), "csr_info"),
+        ("v6", dict(csr_info={"country_name": ["TT"]}), "csr_info.country_name"),
+        ("v7", dict(certificate_name=".."), "certificate_name"),
+    ],
+)
+def test_finalize_request_rejects_before_any_request(version, kwargs, fragment):
+    args = dict(certificate_name="www.shopeneur.com", order_uri=V6_ORDER_URI, challenge_type="dns")
+    args.update(kwargs)
+    with pytest.raises(RclInputError) as exc:
+        offline(version).finalize_request(**args)
+    assert fragment in exc.value.msg
+
+
+def test_finalize_request_derives_root_and_keeps_csr_info():
+    req = offline("v6").finalize_request("www.shop.co.uk", V6_ORDER_URI, challenge_type="dns",
+                                         csr_info={"country_name": "TT", "state": None})
+    assert req.root_domain == "shop.co.uk" and req.csr_info == {"country_name": "TT"}
+
+
+@pytest.mark.parametrize("name", [".", "..", "a/b.test", "www.shopeneur.com\n", "x" * 300, ""])
+def test_reads_validate_names_before_any_request(name):
+    with pytest.raises(RclInputError):
+        offline("v7").get_certificate(name)
+
+
+def test_insecure_settings_warn_about_plain_http_and_unchecked_tls():
+    assert insecure_settings("https://a.test/x", None, True) == []
+    found = insecure_settings("http://a.test/x", "HTTP://login.test/t", False)
+    assert [w.split(" ")[0].rstrip(":") for w in found] == ["api_url", "token_url", "validate_certs=false"]
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from email.utils import formatdate
 
@@ -17,12 +19,24 @@ from ansible_collections.rcl.ssl.plugins.module_utils import _http
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
     RclApiError,
     RclAuthError,
+    RclInputError,
     RclNotFoundError,
     RclResponseError,
     RclTransportError,
     redact_url,
 )
-from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport, parse_retry_after
+from ansible_collections.rcl.ssl.plugins.module_utils._http import (
+    MAX_DOWNLOAD_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_REPLY_BYTES,
+    MAX_RETRIES,
+    MAX_RETRY_AFTER,
+    MAX_TIMEOUT,
+    HttpTransport,
+    parse_json_body,
+    parse_retry_after,
+)
 
 SECRET_QUERY = "sv=2023&sig=S3cr3tSignature%3D"
 SECRET_PATH = "/container/bf0e9b01-a0cc-4a0e-b232-75265afd2c1d.pfx"
@@ -282,10 +296,14 @@ def test_tls_error_is_transport_error_without_retry(httpserver, clock):
     assert transport.request_count == 1
 
 
-def test_verify_settings():
+def test_verify_settings(tmp_path):
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("-----BEGIN CERTIFICATE-----\n")
     assert HttpTransport(validate_certs=True).verify is True
     assert HttpTransport(validate_certs=False, ca_path="/x.pem").verify is False
-    assert HttpTransport(ca_path="/etc/ca.pem").verify == "/etc/ca.pem"
+    # ca_path must exist now (M5): a real file stands in for /etc/ca.pem
+    assert HttpTransport(ca_path=str(ca_file)).verify == str(ca_file)
+    assert HttpTransport(ca_path=str(tmp_path)).verify == str(tmp_path)
 
 
 def test_error_url_keeps_query_for_api_endpoints(httpserver, clock):
@@ -365,3 +383,469 @@ def test_headers_and_form_data_are_sent(httpserver, clock):
     make(clock).request_json("POST", httpserver.url_for("/form"), headers={"Authorization": "Bearer abc"}, data={"a": "1", "b": "two"})
     httpserver.check_assertions()
     assert len(httpserver.log) == 1
+
+
+# --- H1: a reply that starts with a byte order mark ---------------------------------------
+
+CERT_REPLY = (
+    '{"certificateName": "www.example.com", "password": "PFX-SECRET", '
+    '"pfxString": "MIIKPAIBAzCCCfYGCSqGSIb3DQEHAaCCCecEggnjMIIJ3zCCBg", '
+    '"certificateDownloadUrl": "https://store.test/c.pfx?sig=S3cr3t"}'
+)
+
+
+class FakeReply:
+    """A response-like object for ``parse_json_body``."""
+
+    def __init__(self, content=None, text=None, status_code=200):
+        if content is not None:
+            self.content = content
+        if text is not None:
+            self.text = text
+        self.status_code = status_code
+
+
+def test_bom_prefixed_certificate_reply_is_parsed(httpserver, clock):
+    httpserver.expect_request("/cert").respond_with_data(
+        b"\xef\xbb\xbf" + CERT_REPLY.encode("utf-8"), content_type="application/json; charset=utf-8"
+    )
+    reply = make(clock).request_json("GET", httpserver.url_for("/cert"))
+    assert reply["password"] == "PFX-SECRET" and reply["certificateName"] == "www.example.com"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        FakeReply(content=b"\xef\xbb\xbf" + CERT_REPLY.encode("utf-8"), text="\ufeff" + CERT_REPLY),
+        FakeReply(text="\ufeff" + CERT_REPLY),  # only a text, decoded without utf-8-sig
+        FakeReply(content=CERT_REPLY.encode("utf-16")),  # "utf-16" writes a BOM first
+    ],
+)
+def test_parse_json_body_strips_bom(reply):
+    assert parse_json_body(reply, "https://api/x")["password"] == "PFX-SECRET"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        FakeReply(content=b'\xef\xbb\xbf{"password":"PFX-SECRET", "pfxString": "MIIKPAIB',
+                  text='\ufeff{"password":"PFX-SECRET", "pfxString": "MIIKPAIB'),
+        FakeReply(text='\ufeff{"password":"PFX-SECRET", "pfxString": "MIIKPAIB'),
+        # the review's reproduction: a text with a BOM and a stand-in content
+        FakeReply(content=b"x", text='\ufeff{"password": "PFX-SECRET", "pfxString": "MIIKPAIB..."}'),
+        FakeReply(content=b'\xef\xbb\xbf\xef\xbb\xbf{"password":"PFX-SECRET"}'),  # two BOMs
+        FakeReply(content=b'\xef\xbb\xbf "password":"PFX-SECRET", "pfxString": "MIIKPAIB'),  # no brace
+        FakeReply(content=b'\xef\xbb\xbfpassword="PFX-SECRET"'),  # a quote is enough to stay silent
+        FakeReply(content=b'\xef\xbb\xbf\n\n  [{"password": "PFX-SECRET"}, ,]'),
+    ],
+)
+def test_malformed_bom_reply_never_quotes_secrets(reply):
+    with pytest.raises(RclResponseError) as exc:
+        parse_json_body(reply, "https://api/x")
+    text = str(exc.value) + repr(exc.value.to_result())
+    assert "not valid JSON" in exc.value.msg
+    assert "PFX-SECRET" not in text and "MIIK" not in text and "password" not in text
+
+
+def test_malformed_json_message_says_where_not_what():
+    with pytest.raises(RclResponseError) as exc:
+        parse_json_body(FakeReply(content=b'{"a": 1, "password": "PFX-SECRET" "b": 2}'), "https://api/x")
+    assert "line 1 column" in exc.value.msg and "PFX-SECRET" not in exc.value.msg
+
+
+def test_non_json_quote_is_short_and_escaped():
+    body = "<html>\x1bc\x07gateway\x00\r\nX-Injected: 1" + "A" * 5000 + "</html>"
+    with pytest.raises(RclResponseError) as exc:
+        parse_json_body(FakeReply(content=body.encode("utf-8")), "https://api/x")
+    msg = exc.value.msg
+    assert "<html>\\x1bc\\x07gateway\\x00\\r\\nX-Injected: 1AAA" in msg
+    assert not any(c in msg for c in "\x1b\r\n")
+    assert len(msg) < len("The reply of https://api/x is not valid JSON (Expecting value: line 1 column 1 (char 0)): ") + 320
+    assert "</html>" not in msg
+
+
+# --- M4: hostile replies -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100000,
+        "[" * 100000 + "]" * 100000,
+        '{"a":' * 50000 + "1" + "}" * 50000,
+        "[" * 200 + "]" * 200,  # valid, but deeper than any reply of the API
+        "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),
+        '{"certificates": [' + "{\"a\": [" * 40 + "1" + "]}" * 40 + "]}",
+    ],
+)
+def test_deeply_nested_json_is_a_clean_error(body):
+    with pytest.raises(RclResponseError) as exc:
+        parse_json_body(FakeReply(content=body.encode("ascii")), "https://api/x")
+    assert "nested" in exc.value.msg
+    assert "[[" not in exc.value.msg and "{" not in exc.value.msg
+
+
+def test_json_at_max_depth_is_accepted():
+    body = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    data = parse_json_body(FakeReply(content=body.encode("ascii")), "https://api/x")
+    for _level in range(MAX_JSON_DEPTH - 1):
+        data = data[0]
+    assert data == []
+    assert MAX_JSON_DEPTH == 64
+
+
+def test_deeply_nested_reply_through_the_transport(httpserver, clock):
+    httpserver.expect_request("/deep").respond_with_data("[" * 100000, content_type="application/json")
+    with pytest.raises(RclResponseError) as exc:
+        make(clock).request_json("GET", httpserver.url_for("/deep"))
+    assert "/deep" in exc.value.msg
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661", "\u0661\u0662", "\u0663", "\uff11", "1\u00b2", "\u2460", "1.5", "-3"])
+def test_parse_retry_after_accepts_only_ascii_digits(value):
+    assert parse_retry_after(value, 1_700_000_000.0) is None
+
+
+def test_parse_retry_after_is_capped():
+    now = 1_700_000_000.0
+    assert parse_retry_after("9" * 400, now) == MAX_RETRY_AFTER
+    assert parse_retry_after("1" * 5000, now) == MAX_RETRY_AFTER  # past Python's int-conversion limit
+    assert parse_retry_after(str(int(MAX_RETRY_AFTER) + 1), now) == MAX_RETRY_AFTER
+    assert parse_retry_after(" 0 ", now) == 0.0
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now) == MAX_RETRY_AFTER
+    assert parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", now) in (None, 0.0)
+
+
+def test_superscript_retry_after_falls_back_to_backoff(httpserver, clock):
+    httpserver.expect_oneshot_request("/r").respond_with_data("busy", status=503, headers={"Retry-After": "\u00b2"})
+    httpserver.expect_request("/r").respond_with_json({"ok": 1})
+    transport = make(clock, backoff_base=1.0)
+    assert transport.request_json("GET", httpserver.url_for("/r")) == {"ok": 1}
+    assert len(clock.sleeps) == 1 and 0.5 <= clock.sleeps[0] <= 1.0
+
+
+# --- L5: size bounds -----------------------------------------------------------------------
+
+
+def test_reply_larger_than_default_limit_is_refused(httpserver, clock):
+    httpserver.expect_request("/big").respond_with_data(b"[" + b"1," * (MAX_REPLY_BYTES // 2) + b"1]")
+    with pytest.raises(RclResponseError) as exc:
+        make(clock).request_json("GET", httpserver.url_for("/big"))
+    assert exc.value.msg == "The reply of %s is larger than %d bytes" % (httpserver.url_for("/big"), MAX_REPLY_BYTES)
+    assert MAX_REPLY_BYTES == 4 * 1024 * 1024
+
+
+def test_reply_at_limit_is_accepted(httpserver, clock):
+    httpserver.expect_request("/fits").respond_with_data(b'"' + b"x" * 998 + b'"')
+    assert make(clock).request_json("GET", httpserver.url_for("/fits"), max_bytes=1000) == "x" * 998
+
+
+def test_streamed_reply_without_length_is_cut_at_limit(httpserver, clock):
+    sent = []
+
+    def handler(request):
+        def body():
+            for _index in range(1000):
+                sent.append(1)
+                yield b"SECRET-PART " * 100
+
+        return Response(body(), content_type="application/json")  # chunked: no Content-Length
+
+    httpserver.expect_request("/stream").respond_with_handler(handler)
+    with pytest.raises(RclResponseError) as exc:
+        make(clock).request("GET", httpserver.url_for("/stream"), max_bytes=5000)
+    assert "larger than 5000 bytes" in exc.value.msg and "SECRET" not in str(exc.value.to_result())
+
+
+def test_download_has_its_own_bound_and_url_stays_hidden(httpserver, clock):
+    secret_url = httpserver.url_for(SECRET_PATH) + "?" + SECRET_QUERY
+    httpserver.expect_request(SECRET_PATH).respond_with_data(b"\x30" * (MAX_DOWNLOAD_BYTES + 1))
+    transport = make(clock)
+    with pytest.raises(RclResponseError) as exc:
+        transport.request("GET", secret_url, redact=True)
+    text = str(exc.value) + repr(exc.value.to_result())
+    assert "larger than %d bytes" % MAX_DOWNLOAD_BYTES in text
+    assert "bf0e9b01" not in text and "S3cr3t" not in text
+    assert MAX_DOWNLOAD_BYTES == 1024 * 1024
+    # max_bytes overrides the bound
+    assert len(transport.request("GET", secret_url, redact=True, max_bytes=2 * MAX_DOWNLOAD_BYTES).content) == (
+        MAX_DOWNLOAD_BYTES + 1
+    )
+
+
+def test_response_text_and_content_still_work(httpserver, clock):
+    httpserver.expect_request("/t").respond_with_data("Gr\u00fc\u00dfe".encode("utf-8"), content_type="text/plain; charset=utf-8")
+    transport = make(clock)
+    for _attempt in range(3):  # the connection goes back to the pool and is reused
+        response = transport.request("GET", httpserver.url_for("/t"))
+        assert response.content == "Gr\u00fc\u00dfe".encode("utf-8")
+        assert response.text == "Gr\u00fc\u00dfe"
+
+
+def test_error_body_is_read_bounded(httpserver, clock):
+    httpserver.expect_request("/e").respond_with_data("E" * (4 * MAX_ERROR_BYTES), status=400, content_type="text/plain")
+    with pytest.raises(RclApiError) as exc:
+        make(clock).request("GET", httpserver.url_for("/e"))
+    assert exc.value.body == "E" * MAX_ERROR_BYTES
+    assert MAX_ERROR_BYTES == 64 * 1024
+
+
+# --- M6: end-to-end deadlines ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def trickle_server(head: bytes, interval: float = 1.0, longest: float = 20.0):
+    """A server that sends ``head`` at once and then one byte every ``interval`` seconds (bounded)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(10)
+    stop = threading.Event()
+
+    def serve():
+        try:
+            conn, _addr = server.accept()
+        except OSError:
+            return
+        with conn:
+            try:
+                conn.settimeout(5)
+                conn.recv(65536)
+                conn.sendall(head)
+                until = time.monotonic() + longest
+                while not stop.is_set() and time.monotonic() < until:
+                    conn.sendall(b" ")
+                    stop.wait(interval)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d/trickle" % server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(10)
+        server.close()
+
+
+TRICKLE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+
+
+def test_trickling_server_is_bounded_by_timeout():
+    transport = HttpTransport(timeout=3, retries=0)
+    with trickle_server(TRICKLE_HEAD) as url:
+        start = time.monotonic()
+        with pytest.raises(RclTransportError) as exc:
+            transport.request_json("GET", url)
+        elapsed = time.monotonic() - start
+    assert "timed out" in exc.value.msg
+    assert 2.5 <= elapsed < 6
+    assert transport.request_count == 1
+
+
+def test_trickling_chunked_reply_is_bounded_by_timeout():
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n"
+    transport = HttpTransport(timeout=2, retries=0)
+    with trickle_server(head, interval=0.5) as url:
+        start = time.monotonic()
+        with pytest.raises(RclTransportError) as exc:
+            transport.request("GET", url)
+        elapsed = time.monotonic() - start
+    assert "timed out" in exc.value.msg and elapsed < 4.5
+
+
+def test_read_timeout_bounds_the_whole_call():
+    # V7 finalize: read_timeout (what is left of wait_timeout) replaces timeout, end to end.
+    transport = HttpTransport(timeout=30, retries=0)
+    with trickle_server(TRICKLE_HEAD, interval=0.5) as url:
+        start = time.monotonic()
+        with pytest.raises(RclTransportError) as exc:
+            transport.request("GET", url, idempotent=False, read_timeout=2)
+        elapsed = time.monotonic() - start
+    assert "timed out" in exc.value.msg and elapsed < 4.5
+
+
+def test_huge_read_timeout_does_not_reach_time_functions(httpserver, clock):
+    httpserver.expect_request("/fin").respond_with_json({"ok": 1})
+    assert make(clock).request_json("GET", httpserver.url_for("/fin"), read_timeout=1e12) == {"ok": 1}
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan")])
+def test_bad_read_timeout_is_input_error(httpserver, clock, value):
+    with pytest.raises(RclInputError) as exc:
+        make(clock).request("GET", httpserver.url_for("/fin"), read_timeout=value)
+    assert "read_timeout" in exc.value.msg
+    assert len(httpserver.log) == 0
+
+
+def test_retry_attempt_never_runs_past_the_budget(threaded_server, clock):
+    # First reply asks for 9 s; the budget is 10 s: the retry gets 1 s, not the 5 s timeout.
+    threaded_server.expect_oneshot_request("/slow").respond_with_data("busy", status=503, headers={"Retry-After": "9"})
+    threaded_server.expect_request("/slow").respond_with_handler(_slow(3))
+    transport = make(clock, timeout=5, retries=3, retry_max_time=10)
+    start = time.monotonic()
+    with pytest.raises(RclTransportError) as exc:
+        transport.request("GET", threaded_server.url_for("/slow"))
+    assert time.monotonic() - start < 2.5
+    assert "timed out" in exc.value.msg
+    assert clock.sleeps == [9.0] and transport.request_count == 2
+
+
+def test_no_retry_when_too_little_budget_is_left(httpserver, clock):
+    httpserver.expect_request("/busy").respond_with_data("busy", status=503, headers={"Retry-After": "9.9"})
+    httpserver.expect_oneshot_request("/b2").respond_with_data("busy", status=503, headers={"Retry-After": "10"})
+    transport = make(clock, retries=3, retry_max_time=10)
+    with pytest.raises(RclApiError):
+        transport.request("GET", httpserver.url_for("/b2"))
+    assert clock.sleeps == []  # 10 s of waiting would leave no time for the attempt
+
+
+# --- M5: bad inputs, refused before any request ----------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, -1, 0.0, MAX_TIMEOUT + 1, 1e10, float("nan"), float("inf"), "soon", None])
+def test_bad_timeout_is_input_error(value):
+    with pytest.raises(RclInputError) as exc:
+        HttpTransport(timeout=value)
+    assert "timeout" in exc.value.msg
+
+
+def test_timeout_bounds_accepted():
+    assert HttpTransport(timeout=MAX_TIMEOUT).timeout == 86400.0
+    assert HttpTransport(timeout=0.5).timeout == 0.5
+
+
+@pytest.mark.parametrize("value", [-1, MAX_RETRIES + 1, 1e10, 2.5, "x", None])
+def test_bad_retries_is_input_error(value):
+    with pytest.raises(RclInputError) as exc:
+        HttpTransport(retries=value)
+    assert "retries" in exc.value.msg
+    assert MAX_RETRIES == 20
+
+
+def test_retries_bounds_accepted():
+    assert HttpTransport(retries=0).retries == 0
+    assert HttpTransport(retries=MAX_RETRIES).retries == 20
+
+
+@pytest.mark.parametrize("value", [-1, 1e10, float("nan")])
+def test_bad_retry_max_time_is_input_error(value):
+    with pytest.raises(RclInputError) as exc:
+        HttpTransport(retry_max_time=value)
+    assert "retry_max_time" in exc.value.msg
+
+
+def test_missing_ca_path_is_input_error(tmp_path):
+    missing = str(tmp_path / "nope" / "ca.pem")
+    with pytest.raises(RclInputError) as exc:
+        HttpTransport(ca_path=missing)
+    assert exc.value.msg == "ca_path %s does not exist" % missing
+    assert HttpTransport(ca_path=missing, validate_certs=False).verify is False
+
+
+def test_dangling_ca_path_link_is_input_error(tmp_path):
+    link = tmp_path / "ca.pem"
+    link.symlink_to(tmp_path / "gone.pem")
+    with pytest.raises(RclInputError) as exc:
+        HttpTransport(ca_path=str(link))
+    assert exc.value.msg == "ca_path %s does not exist" % link
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer abc\ndef-SECRET7"},
+        {"Authorization": "Bearer abc\r\nX-Injected: SECRET7"},
+        {"Authorization": " Bearer abcdef-SECRET7"},
+    ],
+)
+def test_invalid_header_value_is_never_echoed(httpserver, clock, headers):
+    with pytest.raises(RclTransportError) as exc:
+        make(clock).request("GET", httpserver.url_for("/x"), headers=headers)
+    text = str(exc.value) + repr(exc.value.to_result())
+    assert "SECRET7" not in text and "abc" not in text
+    assert "header" in exc.value.msg
+    assert len(httpserver.log) == 0
+
+
+def test_non_latin1_header_is_transport_error(httpserver, clock):
+    with pytest.raises(RclTransportError) as exc:
+        make(clock).request("GET", httpserver.url_for("/x"), headers={"Authorization": "Bearer k\u20acy-SECRET8"})
+    text = str(exc.value) + repr(exc.value.to_result())
+    assert "SECRET8" not in text and "\u20ac" not in text
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
+
+
+@pytest.mark.parametrize("url", ["http://[::1/x", "http://127.0.0.1:99999999/x", "http://exa mple.test:8/x"])
+def test_unusable_url_is_transport_error(clock, url):
+    with pytest.raises(RclTransportError) as exc:
+        make(clock, retries=0).request("GET", url)
+    assert "URL" in exc.value.msg or "failed" in exc.value.msg
+
+
+class _BrokenSession:
+    def __init__(self, error):
+        self.headers = {}
+        self.error = error
+
+    def request(self, *args, **kwargs):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnicodeEncodeError("latin-1", "k\u20acy-SECRET9", 1, 2, "ordinal not in range(256)"),
+        ValueError("header SECRET9 is odd"),
+        OSError(24, "Too many open files"),
+        _http.LocationParseError("SECRET9:xx"),
+        RuntimeError("SECRET9"),
+    ],
+)
+def test_non_requests_exceptions_become_transport_errors(clock, error):
+    transport = HttpTransport(session=_BrokenSession(error), sleep=clock.sleep, clock=clock)
+    with pytest.raises(RclTransportError) as exc:
+        transport.request("GET", "https://api.test/x")
+    assert "SECRET9" not in str(exc.value) + repr(exc.value.to_result())
+    assert "https://api.test/x" in exc.value.msg
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
+
+
+def test_on_secret_sink():
+    transport = HttpTransport()
+    transport.on_secret("anything")  # the default sink accepts and ignores
+    seen = []
+    assert HttpTransport(on_secret=seen.append).on_secret is not None
+    HttpTransport(on_secret=seen.append).on_secret("pw")
+    assert seen == ["pw"]
+
+
+def test_absurd_content_length_is_too_large():
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n"
+    with trickle_server(head, interval=0.01) as url:
+        with pytest.raises(RclResponseError) as exc:
+            HttpTransport(timeout=5, retries=0).request("GET", url, max_bytes=50)
+    assert "larger than 50 bytes" in exc.value.msg
+
+
+def test_trickling_error_body_is_cut_at_the_deadline():
+    head = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\nBusy"
+    transport = HttpTransport(timeout=2, retries=0)
+    with trickle_server(head, interval=0.5) as url:
+        start = time.monotonic()
+        with pytest.raises(RclApiError) as exc:
+            transport.request("GET", url)
+        elapsed = time.monotonic() - start
+    assert exc.value.status == 503 and elapsed < 4.5
+    assert exc.value.body == "Busy"  # what arrived before the deadline
+
+
+def test_redirect_is_followed_and_its_body_read_bounded(httpserver, clock):
+    httpserver.expect_request("/a").respond_with_data("moved " * 50000, status=302, headers={"Location": "/b"})
+    httpserver.expect_request("/b").respond_with_json({"ok": 1})
+    transport = make(clock)
+    response = transport.request("GET", httpserver.url_for("/a"))
+    assert response.json() == {"ok": 1}
+    assert [hop.status_code for hop in response.history] == [302]
+    assert len(response.history[0].content) <= MAX_ERROR_BYTES

@@ -110,3 +110,43 @@ def test_days_remaining_floors(delta, expected):
 def test_days_remaining_naive_is_utc():
     now = datetime(2023, 9, 1, 12, 0, tzinfo=UTC)
     assert days_remaining(datetime(2023, 9, 11, 12, 0), now) == 10
+
+
+MAX_UTC = datetime.max.replace(tzinfo=UTC)
+MIN_UTC = datetime.min.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("9999-12-31T23:59:59-01:00", MAX_UTC),
+        ("9999-12-31T23:30:00.5-00:31", MAX_UTC),
+        ("0001-01-01T00:00:00+01:00", MIN_UTC),
+        ("0001-01-01T00:59:59.999+01:00", MIN_UTC),
+    ],
+)
+def test_parse_api_datetime_clamps_when_utc_overflows(text, expected):
+    parsed = parse_api_datetime(text)
+    assert parsed == expected
+    assert parsed.tzinfo == UTC and parsed.utcoffset() == timedelta(0)
+    # what the modules do next must not overflow either
+    to_iso8601(parsed)
+    format_api_datetime(parsed)
+    days_remaining(parsed, utcnow())
+
+
+def test_edges_that_fit_are_not_clamped():
+    assert parse_api_datetime("9999-12-31T22:59:59-01:00") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert parse_api_datetime("0001-01-01T01:00:00+01:00") == datetime(1, 1, 1, tzinfo=UTC)
+    assert parse_api_datetime("9999-12-31T23:59:59") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_helpers_clamp_aware_datetimes_that_overflow_in_utc():
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-2)))
+    early = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert to_iso8601(late) == "9999-12-31T23:59:59Z"
+    assert to_iso8601(early) == "0001-01-01T00:00:00Z"
+    assert format_api_datetime(late) == "9999-12-31T23:59:59.9999990"
+    now = datetime(2023, 9, 1, tzinfo=UTC)
+    assert days_remaining(late, now) > 2_900_000
+    assert days_remaining(early, now) < -700_000

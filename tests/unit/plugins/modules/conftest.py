@@ -25,8 +25,10 @@ SECRET_URL = "https://storage.test/bf0e9b01-a0cc-4a0e-b232-75265afd2c1d"
 
 
 def api_date(dt: datetime.datetime) -> str:
-    """The API's format: seven fractional digits, no zone."""
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%07d" % (dt.microsecond * 10)
+    """The API's format: seven fractional digits, no zone (the collection's one formatter)."""
+    from ansible_collections.rcl.ssl.plugins.module_utils._time import format_api_datetime
+
+    return format_api_datetime(dt)
 
 
 class ModuleRunner:
@@ -38,15 +40,28 @@ class ModuleRunner:
                  diff: bool = False) -> dict[str, t.Any]:
         from ansible.module_utils.testing import patch_module_args
 
+        from ansible.module_utils.common import warnings as ansible_warnings
+
+        from ansible.module_utils import _internal as ansible_internal
+
+        # A module runs in a process of its own; here several share one with controller code
+        # (the filter tests): forget earlier warnings, and run as a module, not the controller.
+        for name in ("_global_warnings", "_global_deprecations"):
+            getattr(ansible_warnings, name, {}).clear()
+        was_controller = getattr(ansible_internal, "is_controller", False)
+        ansible_internal.is_controller = False
         args = dict(args)
         if check_mode:
             args["_ansible_check_mode"] = True
         if diff:
             args["_ansible_diff"] = True
         self.capsys.readouterr()
-        with patch_module_args(args):
-            with pytest.raises(SystemExit):
-                main()
+        try:
+            with patch_module_args(args):
+                with pytest.raises(SystemExit):
+                    main()
+        finally:
+            ansible_internal.is_controller = was_controller
         self.last_stdout = self.capsys.readouterr().out
         return json.loads(self.last_stdout)
 

@@ -126,3 +126,39 @@ def test_api_error_quoted_verbatim(httpserver, run_module, v7_args):
     assert "Invalid subscription key." in result["msg"]
     assert result["http_status"] == 401
     assert API_KEY not in run_module.last_stdout
+
+
+def test_records_under_a_multi_label_public_suffix(httpserver, run_module):
+    """www.shop.co.uk publishes _acme-challenge.www relative to shop.co.uk (Public Suffix List), not co.uk."""
+    order = {"orderUri": "https://acme.test/order/1/9", "tokens": [
+        {"tokenName": "_acme-challenge.www", "tokenValue": "value-www", "challengeType": "dns",
+         "domain": "www.shop.co.uk"}]}
+    httpserver.expect_request("/v8/%s/order/create" % SUB, method="POST", json={
+        "certificateName": "www.shop.co.uk", "rootDomain": "shop.co.uk", "challengeType": "dns",
+        "target": "Stand Alone", "subscriptionId": SUB, "isSAN": False}).respond_with_json(order)
+    result = run_module(rcl_order.main, dict(api_version="v8", api_url=httpserver.url_for("/v8"), subscription_id=SUB,
+                                             api_key=API_KEY, retries=0, certificate_name="www.shop.co.uk",
+                                             challenge_type="dns", force=True))
+    assert result["changed"] is True, result
+    assert result["challenge_data_dns"] == {"_acme-challenge.www.shop.co.uk": ["value-www"]}
+    assert result["challenge_data"][0]["challenges"]["dns-01"]["record"] == "_acme-challenge.www.shop.co.uk"
+    httpserver.check_assertions()
+
+
+def test_v7_names_records_relative_to_the_portal_root_domain(httpserver, run_module, v7_args, v7_certificate):
+    reply = v7_certificate(name="www.dev.example.test", days_left=3, root_domain="dev.example.test")
+    order = {"status": "pending", "orderUri": "https://acme.test/order/1/8", "validationTokens": [
+        {"tokenName": "_acme-challenge.www", "tokenValue": "v", "challengeType": "DNS"}]}
+    httpserver.expect_ordered_request(v7_path("www.dev.example.test")).respond_with_json(reply_body(reply))
+    httpserver.expect_ordered_request(v7_path("www.dev.example.test", "/order")).respond_with_json(order)
+    result = run_module(rcl_order.main, dict(v7_args, certificate_name="www.dev.example.test"))
+    assert result["challenge_data_dns"] == {"_acme-challenge.www.dev.example.test": ["v"]}, result
+
+
+def test_insecure_settings_warn_once(httpserver, run_module, v7_args, v7_certificate):
+    reply = v7_certificate(days_left=80)
+    httpserver.expect_request(v7_path("www.example.test")).respond_with_json(reply_body(reply))
+    result = run_module(rcl_order.main, dict(v7_args, certificate_name="www.example.test", validate_certs=False))
+    warnings = [w if isinstance(w, str) else w["event"]["msg"] for w in result.get("warnings", [])]
+    assert len([w for w in warnings if "api_url uses plain http" in w]) == 1, warnings
+    assert len([w for w in warnings if "validate_certs=false" in w]) == 1, warnings

@@ -1,4 +1,8 @@
-"""The role's filter plugins, called directly (no sandbox needed)."""
+# -*- coding: utf-8 -*-
+# Copyright (c) rcl.ssl contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The role's filter plugins, called directly: no sandbox, no Ansible run."""
 
 from __future__ import annotations
 
@@ -88,8 +92,42 @@ def test_spec_defaults_wildcard_and_san() -> None:
     assert san["directories"][0] == {"path": "/etc/ssl/rcl", "mode": "0755"}
 
 
+@pytest.mark.parametrize("name, extra, root, zone", [
+    # The root domain and the zone come from the Public Suffix List, not from the last two labels.
+    ("www.shop.co.uk", {}, "shop.co.uk", "shop.co.uk"),
+    ("*.shop.co.uk", {}, "shop.co.uk", "shop.co.uk"),
+    ("www.shop.example.co.uk", {}, "example.co.uk", "example.co.uk"),
+    ("a.b.c.example.com", {}, "example.com", "example.com"),
+    ("www.x.duckdns.org", {}, "x.duckdns.org", "x.duckdns.org"),
+    ("shop.co.uk", {"san": True}, "shop.co.uk", "shop.co.uk"),
+    ("www.shop.co.uk", {"root_domain": "Shop.co.uk", "dns_zone": "_acme-challenge.shop.co.uk."},
+     "shop.co.uk", "_acme-challenge.shop.co.uk"),
+    (" WWW.Example.COM ", {}, "example.com", "example.com"),
+])
+def test_spec_root_domain_and_zone(name: str, extra: dict[str, Any], root: str, zone: str) -> None:
+    spec = certificate_spec([dict(extra, name=name)], base_dir="/etc/ssl/rcl")[0]
+    assert (spec["root_domain"], spec["dns_zone"]) == (root, zone)
+    assert spec["name"] == name.strip().lower()
+
+
+def test_spec_www_shop_co_uk() -> None:
+    spec = certificate_spec([{"name": "www.shop.co.uk"}], base_dir="/etc/ssl/rcl")[0]
+    assert spec["root_domain"] == "shop.co.uk" and spec["dns_zone"] == "shop.co.uk"
+    assert spec["wanted_names"] == ["www.shop.co.uk"] and spec["directory"] == "/etc/ssl/rcl/www.shop.co.uk"
+
+
 @pytest.mark.parametrize("entries, message", [
     ([{"name": "*.example.com", "challenge_type": "http"}], "wildcard"),
+    ([{"name": "co.uk"}], "co.uk is a public suffix"),
+    ([{"name": "www.example.com."}], "must not end with a dot"),
+    ([{"name": "www.example.com\n"}], "control characters"),
+    ([{"name": ".."}], "certificate_spec: certificate_name"),
+    ([{"name": "a..b.example.com"}], "invalid label"),
+    ([{"name": "a.*.example.com"}], "leading"),
+    ([{"name": "example.com,www.example.com"}], "san=true"),
+    ([{"name": "*.example.com", "san": True}], "apex"),
+    ([{"name": "www.example.com", "challenge_type": "tls-alpn-01"}], "challenge_type must be dns or http"),
+    ([{"name": "www.example.com", "root_domain": "*.example.com"}], "root_domain"),
     ([{"name": "www.example.com", "san": True, "root_domain": "example.com"}], "apex"),
     ([{"name": "a.example.com"}, {"name": "a.example.com"}], "twice"),
     ([{"name": "a.example.com", "privatekey_path": ""}], "privatekey_path"),
@@ -157,3 +195,24 @@ def test_challenges_one_record_set_per_name_and_http_files() -> None:
                       "resource": ".well-known/acme-challenge/tok", "resource_value": "tok.thumb",
                       "webroot": "/srv/www"}]
     assert certificate_challenges(results, "http", specs=[dns_spec]) == []
+
+
+def test_challenges_zone_from_public_suffix_list() -> None:
+    spec = certificate_spec([{"name": "www.shop.co.uk"}], base_dir="/x")[0]
+    result = {"item": spec, "changed": True, "order_uri": "https://ca/order/3",
+              "challenge_data_dns": {"_acme-challenge.www.shop.co.uk.": ["v"]}}
+    assert certificate_challenges([result], "dns") == [{
+        "name": "_acme-challenge.www.shop.co.uk", "values": ["v"], "zone": "shop.co.uk",
+        "record": "_acme-challenge.www", "provider": "nsupdate", "certificate_name": "www.shop.co.uk"}]
+    # An entry without dns_zone and root_domain gets its zone from the Public Suffix List too.
+    bare = {"name": "www.shop.co.uk", "dns_provider": "none"}
+    assert certificate_challenges([dict(result, item=bare)], "dns")[0]["zone"] == "shop.co.uk"
+
+
+def test_challenges_and_status_refuse_bad_names() -> None:
+    bad = {"name": "www.example.com\n"}
+    with pytest.raises(AnsibleFilterError, match="certificate_challenges: certificate_name"):
+        certificate_challenges([{"item": bad, "changed": True, "order_uri": "https://ca/order/4",
+                                 "challenge_data_dns": {"_acme-challenge.www.example.com": ["v"]}}], "dns")
+    with pytest.raises(AnsibleFilterError, match="certificate_status: certificate_name"):
+        certificate_status([dict(SPEC, name="..")], {"results": []}, now=NOW)
