@@ -19,6 +19,7 @@ import typing as t
 from urllib.parse import quote
 
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
+    ignore_secret,
     RclApiError,
     RclAuthError,
     RclInputError,
@@ -72,9 +73,6 @@ def _header_value_problem(value: str) -> str | None:
         return "contains whitespace"
     return None
 
-
-def _ignore_secret(secret: str) -> None:
-    """The default ``on_secret`` sink."""
 
 
 class ApiKeyAuth(Auth):
@@ -132,7 +130,7 @@ class ClientCredentialsAuth(Auth):
         self._client_secret = client_secret
         self.scope = scope
         self._clock = clock
-        self._on_secret: t.Callable[[str], None] = on_secret or getattr(transport, "on_secret", None) or _ignore_secret
+        self._on_secret: t.Callable[[str], None] = on_secret or getattr(transport, "on_secret", None) or ignore_secret
         self._token: str | None = None
         self._expires_at = 0.0
         self._from_cache = False

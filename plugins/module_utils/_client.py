@@ -13,7 +13,6 @@ here knows a version name; the generation answers every version question.
 
 from __future__ import annotations
 
-import math
 import time
 import typing as t
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from ansible_collections.rcl.ssl.plugins.module_utils._api.base import (
     same_order,
 )
 from ansible_collections.rcl.ssl.plugins.module_utils._api.generations import generation
-from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclInputError, RclResponseError
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclInputError, RclResponseError, ignore_secret
 from ansible_collections.rcl.ssl.plugins.module_utils._http import HttpTransport
 from ansible_collections.rcl.ssl.plugins.module_utils._names import (
     check_challenge,
@@ -46,7 +45,6 @@ from ansible_collections.rcl.ssl.plugins.module_utils._names import (
 from ansible_collections.rcl.ssl.plugins.module_utils._time import days_remaining, utcnow
 
 __all__ = [
-    "CSR_KEYS",
     "FinalizeResult",
     "OrderOutcome",
     "RclClient",
@@ -54,14 +52,6 @@ __all__ = [
     "insecure_settings",
     "same_order",
 ]
-
-CSR_KEYS = ("country_name", "locality", "state", "organization", "organization_unit")
-MAX_WAIT_TIMEOUT = 86400  # a day: longer waits belong in a later run (wait=false)
-
-
-def _no_secret(value: str) -> None:
-    """Outside a module there is nothing to mask."""
-
 
 def build_client(
     api_version: str | None,
@@ -92,34 +82,17 @@ def build_client(
         token_url=validate_url(token_url, "token_url"),
     )
     api_url = validate_url(api_url, "api_url")
-    if tenant_id and not token_url:
-        validate_identifier(tenant_id, "tenant_id")
     gen.check_connection(options)
-    sink = on_secret or _no_secret
+    sink = on_secret or ignore_secret
     transport = HttpTransport(
-        timeout=30.0 if timeout is None else _number(timeout, "timeout"),
+        timeout=30.0 if timeout is None else timeout,
         validate_certs=True if validate_certs is None else bool(validate_certs),
         ca_path=ca_path,
-        retries=3 if retries is None else int(_number(retries, "retries")),
+        retries=3 if retries is None else retries,
         on_secret=sink,
     )
     auth = gen.make_auth(transport, options, sink)
     return RclClient(gen(transport, auth, api_url, subscription_id, on_secret=sink))
-
-
-def _number(value: t.Any, option: str) -> float:
-    """A finite number: ``timeout`` positive, ``retries`` 0 or more (the transport bounds them above)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise RclInputError("%s must be a number" % option) from None
-    if not math.isfinite(number):
-        raise RclInputError("%s must be a finite number" % option)
-    if option == "timeout" and number <= 0:
-        raise RclInputError("timeout must be positive")
-    if number < 0:
-        raise RclInputError("%s must not be negative" % option)
-    return number
 
 
 def insecure_settings(api_url: str | None, token_url: str | None, validate_certs: bool | None) -> list[str]:
@@ -185,7 +158,8 @@ class RclClient:
         name = validate_certificate_name(certificate_name)
         ctype = check_challenge(name, challenge_type)
         root = root_domain_for(name, root_domain or None, bool(san))
-        req = OrderRequest(certificate_name=name, root_domain=root, challenge_type=ctype, san=bool(san), email=email)
+        req = OrderRequest(certificate_name=name, root_domain=root, challenge_type=ctype, san=bool(san), email=email,
+                           root_domain_given=bool(root_domain))
         self.generation.check_order(req)
         return req
 
@@ -203,11 +177,11 @@ class RclClient:
         """Check a finalization's inputs before any request."""
         name = validate_certificate_name(certificate_name)
         uri = validate_order_uri(order_uri)
-        check_wait_timeout(wait_timeout)
+        self.generation.check_wait_timeout(wait_timeout)
         ctype = check_challenge(name, challenge_type)
         root = root_domain_for(name, root_domain or None)
         req = FinalizeRequest(certificate_name=name, order_uri=uri, root_domain=root, challenge_type=ctype,
-                              email=email, pfx_password=pfx_password, csr_info=check_csr_info(csr_info))
+                              email=email, pfx_password=pfx_password, csr_info=self.generation.check_csr_info(csr_info))
         self.generation.check_finalize(req)
         return req
 
@@ -218,14 +192,12 @@ class RclClient:
         return self.adapter.find_certificate(validate_certificate_name(name))
 
     def list_certificates(self) -> list[Certificate]:
-        self.generation.check_list()
         return self.adapter.list_certificates()
 
     def get_order(self, order_uri: t.Any, challenge_type: t.Any = None, root_domain: t.Any = None) -> Order:
         uri = validate_order_uri(order_uri)
         ctype = check_challenge("", challenge_type)
         root = normalize_host(root_domain, "root_domain", allow_wildcard=False) if root_domain else None
-        self.generation.check_order_read(ctype, root)
         return self.adapter.get_order(uri, ctype, root)
 
     # -- decisions --------------------------------------------------------------
@@ -248,7 +220,7 @@ class RclClient:
     # -- use cases ------------------------------------------------------------
 
     def ensure_order(
-        self, req: OrderRequest, remaining_days: int, force: bool, check_mode: bool, root_given: bool = True
+        self, req: OrderRequest, remaining_days: int, force: bool, check_mode: bool
     ) -> OrderOutcome:
         """Read the certificate (unless forced) and start an order when one is due; never in check mode."""
         cert = None if force else self.adapter.find_certificate(req.certificate_name)
@@ -258,7 +230,7 @@ class RclClient:
             raise RclInputError("%s (certificate %s)" % (refused, req.certificate_name))
         # A generation that does not send the root domain names records relative to the portal's.
         root = req.root_domain
-        if not root_given and "root_domain" not in self.generation.order_sends and cert and cert.root_domain:
+        if not req.root_domain_given and "root_domain" not in self.generation.order_sends and cert and cert.root_domain:
             root = cert.root_domain
         order = self.adapter.create_order(req) if due and not check_mode else None
         return OrderOutcome(due, reason, cert, order, root or "")
@@ -319,31 +291,6 @@ class RclClient:
             entries.append(dict(identifier=identifier, identifier_type="dns",
                                 challenges={"%s-01" % token.challenge_type: challenge}))
         return entries, records
-
-
-def check_wait_timeout(value: t.Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_WAIT_TIMEOUT:
-        raise RclInputError("wait_timeout must be from 0 to %d seconds" % MAX_WAIT_TIMEOUT)
-    return float(value)
-
-
-def check_csr_info(value: t.Any) -> dict[str, str] | None:
-    """``csr_info`` as a plain dict (a sub-option spec would let ansible-core print credentials on bad input)."""
-    if value is None or value == {}:
-        return None
-    if not isinstance(value, dict):
-        raise RclInputError("csr_info must be a dictionary with the keys %s" % ", ".join(CSR_KEYS))
-    unknown = sorted(str(key)[:40] for key in value if key not in CSR_KEYS)
-    if unknown:
-        raise RclInputError("csr_info has unknown keys %s; allowed: %s" % (", ".join(unknown), ", ".join(CSR_KEYS)))
-    result = {}
-    for key, item in value.items():
-        if item is None:
-            continue
-        if not isinstance(item, (str, int)) or isinstance(item, bool):
-            raise RclInputError("csr_info.%s must be a string" % key)
-        result[key] = str(item)
-    return result or None
 
 
 def _dns_record(name: str, domain: str | None, root: str) -> str:

@@ -126,13 +126,15 @@ def connection_argspec() -> ArgumentSpec:
 class RclModule:
     """One run of an rcl.ssl module: argument spec, dependencies, client, secret masking, failures."""
 
-    def __init__(self, options: dict[str, t.Any], needs_cryptography: bool = False, **constraints: t.Any) -> None:
+    def __init__(self, options: dict[str, t.Any], needs_cryptography: bool = False, needs_public_suffix_list: bool = False,
+                 **constraints: t.Any) -> None:
         self.module = connection_argspec().update(options, **constraints).create_module()
         self.params: dict[str, t.Any] = self.module.params
         self._client: RclClient | None = None
         self._require(_http.HAS_REQUESTS, "requests", _http.REQUESTS_MIN_VERSION, _http.REQUESTS_IMPORT_ERROR)
-        self._require(_names.HAS_PUBLICSUFFIXLIST, "publicsuffixlist", _names.PUBLICSUFFIXLIST_MIN_VERSION,
-                      _names.PUBLICSUFFIXLIST_IMPORT_ERROR)
+        if needs_public_suffix_list:
+            self._require(_names.HAS_PUBLICSUFFIXLIST, "publicsuffixlist", _names.PUBLICSUFFIXLIST_MIN_VERSION,
+                          _names.PUBLICSUFFIXLIST_IMPORT_ERROR)
         if needs_cryptography:
             self._require(_certificate.HAS_CRYPTOGRAPHY, "cryptography", _certificate.CRYPTOGRAPHY_MIN_VERSION,
                           _certificate.CRYPTOGRAPHY_IMPORT_ERROR)
@@ -159,9 +161,10 @@ class RclModule:
         """The API client, built once; warns about insecure settings once."""
         if self._client is None:
             p = self.params
+            self._client = build_client(on_secret=self.mask, **{name: p.get(name) for name in CONNECTION_OPTIONS})
+            # After build_client: the URLs are valid by now.
             for warning in insecure_settings(p["api_url"], p["token_url"], p["validate_certs"]):
                 self.module.warn(warning)
-            self._client = build_client(on_secret=self.mask, **{name: p.get(name) for name in CONNECTION_OPTIONS})
         return self._client
 
     def run(self, body: t.Callable[[RclModule], dict[str, t.Any]]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import typing as t
 from dataclasses import dataclass, field
 
@@ -123,7 +124,7 @@ def file_specs(
         specs.append(spec(targets.privatekey_path, bundle.key_pem(), targets.privatekey_mode))
     if targets.pfx_path:
         content = pfx_content(bundle, service_pfx, service_password, targets.pfx_password,
-                              read_file(targets.pfx_path), friendly_name)
+                              read_file(targets.pfx_path, follow=targets.follow), friendly_name)
         specs.append(spec(targets.pfx_path, content, targets.privatekey_mode))
     return specs
 
@@ -134,7 +135,7 @@ def deployed_metadata(targets: Targets, now: t.Any = None) -> dict[str, t.Any] |
         if not path:
             continue
         try:
-            data = read_file(path)
+            data = read_file(path, follow=targets.follow)
         except RclFileError:
             return None
         if not data:
@@ -185,8 +186,18 @@ def _check_destination(path: str, follow: bool) -> None:
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise RclFileError("the directory %s of %s does not exist (it is not created)" % (directory, path))
-    if os.path.isdir(path) and (follow or not os.path.islink(path)):
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except FileNotFoundError:
+        if follow and os.path.islink(path):
+            raise RclFileError("%s is a dangling symlink (follow is set)" % path) from None
+        return
+    except OSError as exc:
+        raise RclFileError("cannot inspect %s: %s" % (path, exc.strerror or exc)) from None
+    if stat.S_ISDIR(st.st_mode):
         raise RclFileError("%s is a directory" % path)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        raise RclFileError("%s is not a regular file" % path)
 
 
 def deploy_certificate(

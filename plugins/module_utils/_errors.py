@@ -32,6 +32,7 @@ __all__ = [
     "RclTimeoutError",
     "RclTransportError",
     "RclUnsupportedError",
+    "ignore_secret",
     "redact_url",
     "terminal_safe",
 ]
@@ -68,6 +69,10 @@ def _terminal_safe_value(value: t.Any) -> t.Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_terminal_safe_value(item) for item in value)
     return value
+
+
+def ignore_secret(secret: str) -> None:
+    """The secret sink where nothing is to be masked (outside a module)."""
 
 
 def redact_url(url: str, keep_query: bool = False, hide_path: bool = False) -> str:

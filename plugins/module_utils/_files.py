@@ -314,15 +314,32 @@ def _stat_attrs(st: os.stat_result) -> dict[str, t.Any]:
 # --- reading -------------------------------------------------------------------------
 
 
-def read_file(path: str, max_size: int = DEFAULT_MAX_SIZE) -> bytes | None:
-    """The file's bytes; None when it does not exist. Unreadable or too large: RclFileError."""
+def read_file(path: str, max_size: int = DEFAULT_MAX_SIZE, follow: bool = True) -> bytes | None:
+    """The bytes of the regular file at ``path``; None when there is none (with ``follow=False``,
+    a symbolic link counts as none: it will be replaced, its target is never read).
+    A FIFO or device is never opened for a blocking read. Unreadable or too large: RclFileError."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_size + 1)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow:
+            return None
         raise RclFileError("Cannot read %s: %s" % (path, exc.strerror or exc), path=path) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RclFileError("%s is not a regular file" % path, path=path)
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            data = handle.read(max_size + 1)
+    except OSError as exc:
+        raise RclFileError("Cannot read %s: %s" % (path, exc.strerror or exc), path=path) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     if len(data) > max_size:
         raise RclFileError("Cannot read %s: larger than %d bytes." % (path, max_size), path=path)
     return data

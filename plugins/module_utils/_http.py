@@ -16,9 +16,9 @@ Bounds, so that a slow, broken or hostile server cannot hold or flood a module:
 - ``timeout`` bounds each attempt end to end: connecting, sending, the reply's headers
   and every read of its body. The body is read in chunks with ``stream=True``; requests'
   connect and read timeouts and the socket's timeout before each chunk are set to the
-  time left, and the attempt fails as timed out once its deadline has passed. (A server
-  that sends the status line and headers one byte at a time is bounded per socket read
-  only: requests reads them before the transport sees the reply.)
+  time left, and the attempt fails as timed out once its deadline has passed. The status
+  line and headers, which requests reads itself, are bounded by an alarm (SIGALRM) in the
+  main thread, where modules run; elsewhere (threads) only per socket read.
 - ``retry_max_time`` is a deadline for a whole call: a retry starts only if its wait
   leaves at least a second (or ``timeout``, if less) before it, and that attempt gets
   only what is left. The first attempt always gets its full ``timeout``, so a call lasts
@@ -39,10 +39,13 @@ naming the option). No exception of requests, urllib3 or the standard library le
 
 from __future__ import annotations
 
+import contextlib
 import json as _json
 import math
 import os
 import random
+import signal
+import threading
 import time
 import traceback
 import typing as t
@@ -50,6 +53,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode
 
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
+    ignore_secret,
     RclApiError,
     RclAuthError,
     RclInputError,
@@ -114,9 +118,6 @@ _MIN_ATTEMPT = 1.0  # seconds: a retry that would have less than this (or than t
 _BAD_HEADER = "a request header is not valid (a credential with a line break, a control character or leading space?)"
 _BAD_CHARACTERS = "a request header or the URL holds characters that cannot be sent (outside latin-1)"
 
-
-def _ignore_secret(secret: str) -> None:
-    """The default ``on_secret`` sink."""
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -213,6 +214,33 @@ def _ca_path_option(path: str) -> str:
 
 class _Expired(Exception):
     """An attempt's deadline passed (raised inside the transport, never outside it)."""
+
+
+@contextlib.contextmanager
+def _watchdog(seconds: float) -> t.Iterator[None]:
+    """Raise ``_Expired`` in the main thread once ``seconds`` have passed (SIGALRM), for the
+    part of a request that requests reads itself: a status line and headers sent one byte at
+    a time reset the socket's read timeout with every byte. Where no alarm can be used (not
+    the main thread, no SIGALRM, an alarm already armed by someone else) nothing is armed."""
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
+    if not usable:
+        yield
+        return
+
+    def expired(signum: int, frame: t.Any) -> None:
+        raise _Expired()
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class _TooLarge(Exception):
@@ -346,7 +374,7 @@ class HttpTransport:
             session = requests.Session()
         self.session = session
         self.session.headers["User-Agent"] = user_agent
-        self.on_secret: t.Callable[[str], None] = on_secret or _ignore_secret
+        self.on_secret: t.Callable[[str], None] = on_secret or ignore_secret
         # Attempts made through the session, retries and token requests included (tests count requests with it).
         self.request_count = 0
         self._sleep = sleep
@@ -476,15 +504,16 @@ class HttpTransport:
 
         self.request_count += 1
         try:
-            response = self.session.request(
-                method,
-                url,
-                timeout=(allowed, allowed),
-                verify=self.verify,
-                stream=True,
-                hooks={"response": [check_hop]},
-                **options,
-            )
+            with _watchdog(allowed):
+                response = self.session.request(
+                    method,
+                    url,
+                    timeout=(allowed, allowed),
+                    verify=self.verify,
+                    stream=True,
+                    hooks={"response": [check_hop]},
+                    **options,
+                )
         except _Expired:
             return timed_out("no reply within %s seconds" % _seconds_text(allowed))
         except requests.exceptions.SSLError as exc:

@@ -24,6 +24,8 @@ description:
     Already finalized - one or two reads, nothing else.
 author:
   - rcl.ssl maintainers (@rcl-ssl)
+requirements:
+  - publicsuffixlist >= 1.0 (to derive the root domain from the Public Suffix List)
 extends_documentation_fragment:
   - rcl.ssl.rcl
   - rcl.ssl.rcl.ATTRIBUTES
@@ -165,7 +167,7 @@ def main() -> None:
         csr_info=dict(type="dict"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
-    )).run(run)
+    ), needs_public_suffix_list=True).run(run)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ description:
     order is due. Creating an order is never retried after it may have reached the service.
 author:
   - rcl.ssl maintainers (@rcl-ssl)
+requirements:
+  - publicsuffixlist >= 1.0 (to derive the root domain from the Public Suffix List)
 extends_documentation_fragment:
   - rcl.ssl.rcl
   - rcl.ssl.rcl.ATTRIBUTES
@@ -247,8 +249,7 @@ from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule, 
 def run(m: RclModule) -> dict:
     p = m.params
     request = m.client.order_request(p["certificate_name"], p["root_domain"], p["challenge_type"], p["san"], p["email"])
-    outcome = m.client.ensure_order(request, p["remaining_days"], p["force"], m.check_mode,
-                                    root_given=bool(p["root_domain"]))
+    outcome = m.client.ensure_order(request, p["remaining_days"], p["force"], m.check_mode)
     result: dict = dict(changed=outcome.changed, reason=outcome.reason)
     if outcome.certificate is not None:
         result["certificate"] = certificate_result(outcome.certificate)
@@ -266,7 +267,7 @@ def main() -> None:
         email=dict(type="str"),
         remaining_days=dict(type="int", default=30),
         force=dict(type="bool", default=False),
-    )).run(run)
+    ), needs_public_suffix_list=True).run(run)
 
 
 if __name__ == "__main__":

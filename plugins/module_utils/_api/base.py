@@ -38,6 +38,7 @@ from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
     RclResponseError,
     RclTimeoutError,
     RclUnsupportedError,
+    ignore_secret,
     redact_url,
 )
 from ansible_collections.rcl.ssl.plugins.module_utils._time import (
@@ -166,6 +167,8 @@ class OrderRequest:
     challenge_type: str | None = None  # "dns" or "http"
     san: bool = False
     email: str | None = None
+    # False when root_domain was derived: a generation that sends none uses the portal's
+    root_domain_given: bool = True
 
 
 @dataclass
@@ -473,10 +476,6 @@ def check_order_status(order: Order) -> None:
 # The API generation
 
 
-def _no_secret(value: str) -> None:
-    """The default secret sink: nothing to mask outside a module."""
-
-
 class ApiAdapter(abc.ABC):
     """One API generation, whole: credentials, input rules, capabilities, URLs, field mapping, finalize flow.
 
@@ -485,8 +484,6 @@ class ApiAdapter(abc.ABC):
     """
 
     version: t.ClassVar[str] = ""
-    #: the product name the vendor gives this generation, for messages
-    title: t.ClassVar[str] = ""
     default_url: t.ClassVar[str] = ""
     #: connection options that must all be set
     credentials: t.ClassVar[tuple[str, ...]] = ("api_key",)
@@ -502,6 +499,11 @@ class ApiAdapter(abc.ABC):
     finalize_needs: t.ClassVar[tuple[str, ...]] = ()
     #: order-read fields this generation needs before anything is sent
     order_read_needs: t.ClassVar[tuple[str, ...]] = ()
+    #: the ``csr_info`` keys this generation sends, with their API names (none: it takes no csr_info)
+    csr_fields: t.ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: the shortest ``wait_timeout`` its finalize flow can work with
+    min_wait_timeout: t.ClassVar[float] = 0
+    max_wait_timeout: t.ClassVar[float] = 86400  # a day: longer waits belong in a later run (wait=false)
 
     def __init__(
         self,
@@ -516,7 +518,7 @@ class ApiAdapter(abc.ABC):
         self.base_url = (base_url or self.default_url).rstrip("/")
         self.subscription_id = subscription_id
         self.sid = quote(subscription_id, safe="")
-        self.on_secret = on_secret or _no_secret
+        self.on_secret = on_secret or ignore_secret
 
     # -- declarations, checked before any request -------------------------------
 
@@ -572,6 +574,36 @@ class ApiAdapter(abc.ABC):
                      "Reading an order")
 
     @classmethod
+    def check_wait_timeout(cls, value: t.Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                cls.min_wait_timeout <= value <= cls.max_wait_timeout):
+            raise RclInputError("wait_timeout must be from %s to %d seconds with api_version=%s"
+                                % (seconds_text(cls.min_wait_timeout), cls.max_wait_timeout, cls.version))
+        return float(value)
+
+    @classmethod
+    def check_csr_info(cls, value: t.Any) -> dict[str, str] | None:
+        """``csr_info`` as a plain dict (a sub-option spec would let ansible-core print credentials on bad input)."""
+        if value is None or value == {}:
+            return None
+        keys = [ours for ours, _api in cls.csr_fields]
+        if not keys:
+            raise RclInputError("csr_info is not used by RCL SSL API %s%s" % (cls.version, cls._only_in("csr_fields")))
+        if not isinstance(value, dict):
+            raise RclInputError("csr_info must be a dictionary with the keys %s" % ", ".join(keys))
+        unknown = sorted(str(key)[:40] for key in value if key not in keys)
+        if unknown:
+            raise RclInputError("csr_info has unknown keys %s; allowed: %s" % (", ".join(unknown), ", ".join(keys)))
+        result = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            if not isinstance(item, (str, int)) or isinstance(item, bool):
+                raise RclInputError("csr_info.%s must be a string" % key)
+            result[key] = str(item)
+        return result or None
+
+    @classmethod
     def check_list(cls) -> None:
         if not cls.lists_certificates:
             raise RclUnsupportedError(
@@ -582,7 +614,9 @@ class ApiAdapter(abc.ABC):
 
     @classmethod
     def _only_in(cls, capability: str) -> str:
-        having = sorted(gen.version for gen in ApiAdapter.__subclasses__() if getattr(gen, capability))
+        from ansible_collections.rcl.ssl.plugins.module_utils._api.generations import GENERATIONS
+
+        having = sorted(version for version, gen in GENERATIONS.items() if getattr(gen, capability))
         return "; only API %s has it" % " and ".join(having) if having else ""
 
     def order_refused(self, cert: Certificate | None, force: bool) -> str | None:
@@ -624,11 +658,21 @@ class ApiAdapter(abc.ABC):
 
     def certificate(self, data: t.Any, source: str) -> Certificate:
         """Parse a certificate reply and report its secrets (PFX password, download links) at once."""
-        cert = parse_certificate(data, source)
-        for secret in [cert.pfx_password] + list(cert.download_urls.values()):
+        self.report_secrets(data)
+        return parse_certificate(data, source)
+
+    def report_secrets(self, data: t.Any) -> None:
+        """Report the secrets of any certificate-shaped reply, before anything else reads it."""
+        if not isinstance(data, dict):
+            return
+        reader = _Reader(data, "reply", "")
+        secrets = [reader.text("password", "pfxPassword")]
+        links = reader.get("certificateDownloadUrl", "certificateDownloadUrls", "downloadUrls")
+        if isinstance(links, dict):
+            secrets.extend(str(value) for value in links.values() if isinstance(value, str))
+        for secret in secrets:
             if secret:
                 self.on_secret(secret)
-        return cert
 
     @abc.abstractmethod
     def get_certificate(self, name: str) -> Certificate:

@@ -29,6 +29,7 @@ from ansible_collections.rcl.ssl.plugins.module_utils._api.base import (
     parse_order,
 )
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclResponseError
+from ansible_collections.rcl.ssl.plugins.module_utils._names import validate_identifier
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.rcl.ssl.plugins.module_utils._auth import Auth
@@ -47,7 +48,6 @@ CSR_FIELDS = (
 
 class V6Adapter(ApiAdapter):
     version = "v6"
-    title = "RCL Core API"
     default_url = "https://rclapi.azure-api.net/production/ssl/core/v1"
     credentials = ("client_id", "client_secret")
     credentials_one_of = (("tenant_id", "token_url"),)
@@ -56,6 +56,14 @@ class V6Adapter(ApiAdapter):
     order_sends = ("root_domain", "challenge_type", "san", "email")
     finalize_needs = ("root_domain", "challenge_type")
     order_read_needs = ("root_domain", "challenge_type")
+    csr_fields = CSR_FIELDS
+
+    @classmethod
+    def check_connection(cls, options: t.Mapping[str, t.Any]) -> None:
+        super().check_connection(options)
+        if options.get("tenant_id") and not options.get("token_url"):
+            # It becomes a path segment of the Azure AD token URL.
+            validate_identifier(options["tenant_id"], "tenant_id")
 
     @classmethod
     def credentials_help(cls) -> str:
@@ -117,7 +125,7 @@ class V6Adapter(ApiAdapter):
         if req.pfx_password:
             body["password"] = req.pfx_password
         info = req.csr_info or {}
-        csr = {api: info[ours] for ours, api in CSR_FIELDS if info.get(ours)}
+        csr = {api: info[ours] for ours, api in self.csr_fields if info.get(ours)}
         if csr:
             body["csrInfo"] = csr
         url = self._order_url("finalize")

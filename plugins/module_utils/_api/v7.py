@@ -32,8 +32,9 @@ __all__ = ["V7Adapter"]
 
 class V7Adapter(ApiAdapter):
     version = "v7"
-    title = "RCL SSL Core API"
     default_url = "https://rclapi.azure-api.net/public"
+    # Finalize is one blocking call that the service answers after validating.
+    min_wait_timeout = 1
 
     def _certificate_url(self, name: str) -> str:
         return "%s/v1/subscription/%s/core/certificate/%s" % (self.base_url, self.sid, self.quote(name))
@@ -63,7 +64,7 @@ class V7Adapter(ApiAdapter):
         # for, so what is left of wait_timeout (not the per-request timeout) bounds it.
         url = self._certificate_url(req.certificate_name) + "/finalize"
         params = {"orderuri": req.order_uri}
-        if waiter.timeout > 0 and waiter.remaining() <= 0:
+        if waiter.remaining() <= 0:
             # Sending now would cost quota and almost surely time out after the service acted.
             raise RclTimeoutError(
                 "Timed out after %s seconds before finalizing order %s (the certificate read took the time)"

@@ -36,7 +36,6 @@ TARGET = "Stand Alone"
 
 class V8Adapter(ApiAdapter):
     version = "v8"
-    title = "RCL SSL API"
     default_url = "https://rclapi.azure-api.net/prod/v3/ssl/certificate/subscription"
     order_sends = ("root_domain", "challenge_type", "san", "email")
     finalize_needs = ("root_domain", "challenge_type")
@@ -59,8 +58,10 @@ class V8Adapter(ApiAdapter):
         if req.email:
             body["email"] = req.email
         url = self._url("order/create")
+        reply = self.call("POST", url, json=body, idempotent=False)
+        self.report_secrets(reply)  # the certificate object may carry a password and links
         # The reply is the certificate object (no status of its own): a new order is pending.
-        return parse_order(self.call("POST", url, json=body, idempotent=False), self.shown(url), require_status=False)
+        return parse_order(reply, self.shown(url), require_status=False)
 
     def _finalize(self, req: FinalizeRequest, waiter: Waiter, wait: bool, check_mode: bool) -> FinalizeResult:
         current, known = self.finalized_by_certificate(req, check_mode)
@@ -74,6 +75,7 @@ class V8Adapter(ApiAdapter):
             body["password"] = req.pfx_password
         url = self._url("schedule/create")
         reply = self.call("POST", url, json=body, idempotent=False)
+        self.report_secrets(reply)
         # Documented as an empty 200: issuance happens later. Take a certificate if one comes back.
         if has_pfx(reply):
             issued = self.certificate(reply, self.shown(url))

@@ -709,6 +709,10 @@ def test_order_request_rejects(version, args, fragment):
         ("v6", dict(csr_info={"country": "TT"}), "csr_info"),
         ("v6", dict(csr_info={"country_name": ["TT"]}), "csr_info.country_name"),
         ("v7", dict(certificate_name=".."), "certificate_name"),
+        # V7 finalize is one blocking call: with no time to wait it would only cost quota.
+        ("v7", dict(wait_timeout=0), "wait_timeout"),
+        ("v7", dict(csr_info={"country_name": "TT"}), "csr_info is not used"),
+        ("v8", dict(csr_info={"country_name": "TT"}), "csr_info is not used"),
     ],
 )
 def test_finalize_request_rejects_before_any_request(version, kwargs, fragment):
@@ -794,3 +798,14 @@ def test_same_order_ignores_host_as_the_vendor_example_does():
     assert not same_order("https://a.test/acme/order/1/2", "https://a.test/acme/order/1/3")
     assert not same_order(None, "https://a.test/acme/order/1/2")
     assert not same_order("https://a.test/", "https://b.test/")
+
+
+def test_v8_order_reply_secrets_are_reported_at_once(httpserver, fake):
+    seen: list[str] = []
+    client = build_client("v8", SID, api_key=API_KEY, api_url=httpserver.url_for("/prod/v3/ssl/certificate/subscription"),
+                          on_secret=seen.append)
+    reply = json.loads(body("v8/order.json"))
+    reply.update(password="V8-PFX-SECRET", certificateDownloadUrl={"pfxUrl": "https://storage.test/V8-LINK"})
+    httpserver.expect_request(V8_BASE + "/order/create", method="POST").respond_with_json(reply)
+    client.adapter.create_order(client.order_request("www.shopeneur.com", None, "dns"))
+    assert "V8-PFX-SECRET" in seen and "https://storage.test/V8-LINK" in seen

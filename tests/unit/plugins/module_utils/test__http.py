@@ -644,6 +644,20 @@ def test_trickling_server_is_bounded_by_timeout():
     assert transport.request_count == 1
 
 
+def test_trickling_headers_are_bounded_by_timeout():
+    # The status line arrives, then one header byte a second: each socket read succeeds in time.
+    transport = HttpTransport(timeout=2, retries=0)
+    with trickle_server(b"HTTP/1.1 200 OK\r\nX-Slow: ", interval=0.5) as url:
+        start = time.monotonic()
+        with pytest.raises(RclTransportError) as exc:
+            transport.request("GET", url)
+        elapsed = time.monotonic() - start
+    assert "timed out" in exc.value.msg and elapsed < 4.5, (exc.value.msg, elapsed)
+    import signal
+
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # the alarm is disarmed afterwards
+
+
 def test_trickling_chunked_reply_is_bounded_by_timeout():
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n"
     transport = HttpTransport(timeout=2, retries=0)

@@ -123,3 +123,32 @@ def test_nothing_to_do_fails_before_request(httpserver, run_module, v7_args):
     assert result["failed"] is True
     assert "Nothing to do" in result["msg"]
     assert len(httpserver.log) == 0
+
+
+def test_destinations_checked_before_any_request(httpserver, run_module, v7_args, tmp_path):
+    os.mkfifo(str(tmp_path / "fifo.pem"))  # a blocking read would hang the module
+    (tmp_path / "dangling.pem").symlink_to(tmp_path / "nowhere" / "x.pem")
+    cases = [
+        (dict(certificate_path=str(tmp_path / "fifo.pem")), "certificate_path"),
+        (dict(fullchain_path=str(tmp_path / "dangling.pem"), follow=True), "dangling"),
+        (dict(privatekey_path=str(tmp_path / "missing" / "key.pem")), "privatekey_path"),
+        (dict(pfx_path=str(tmp_path)), "pfx_path"),
+        (dict(certificate_path=str(tmp_path / "c.pem"), owner="4294967296"), "owner"),
+        (dict(certificate_path=str(tmp_path / "c.pem"), group="no-such-group-rcl"), "group"),
+        (dict(certificate_path=str(tmp_path / "c.pem"), mode="u=banana"), "mode"),
+    ]
+    for extra, fragment in cases:
+        result = run_module(rcl_cert_fetch.main, dict(v7_args, certificate_name="www.example.test", **extra))
+        assert result["failed"] is True and fragment in result["msg"], (extra, result["msg"])
+    assert len(httpserver.log) == 0
+
+
+def test_pfx_behind_a_link_is_replaced_not_read(httpserver, run_module, v7_args, v7_certificate, tmp_path):
+    _serve(httpserver, v7_certificate())
+    elsewhere = tmp_path / "elsewhere.pfx"
+    elsewhere.write_bytes(b"not yours")
+    (tmp_path / "cert.pfx").symlink_to(elsewhere)
+    result = run_module(rcl_cert_fetch.main, dict(v7_args, certificate_name="www.example.test",
+                                                  pfx_path=str(tmp_path / "cert.pfx")))
+    assert result["changed"] is True, result
+    assert not os.path.islink(str(tmp_path / "cert.pfx")) and elsewhere.read_bytes() == b"not yours"

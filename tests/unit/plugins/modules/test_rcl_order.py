@@ -162,3 +162,9 @@ def test_insecure_settings_warn_once(httpserver, run_module, v7_args, v7_certifi
     warnings = [w if isinstance(w, str) else w["event"]["msg"] for w in result.get("warnings", [])]
     assert len([w for w in warnings if "api_url uses plain http" in w]) == 1, warnings
     assert len([w for w in warnings if "validate_certs=false" in w]) == 1, warnings
+
+
+def test_malformed_api_url_names_the_option(httpserver, run_module, v7_args):
+    result = run_module(rcl_order.main, dict(v7_args, certificate_name="www.example.test", api_url="http://[x"))
+    assert result["failed"] is True and "api_url" in result["msg"], result["msg"]
+    assert "Traceback" not in run_module.last_stdout and len(httpserver.log) == 0
