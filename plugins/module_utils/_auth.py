@@ -74,7 +74,6 @@ def _header_value_problem(value: str) -> str | None:
     return None
 
 
-
 class ApiKeyAuth(Auth):
     """The subscription's API key as a Bearer token (V7, V8).
 

@@ -53,6 +53,7 @@ __all__ = [
     "same_order",
 ]
 
+
 def build_client(
     api_version: str | None,
     subscription_id: str | None,

@@ -119,7 +119,6 @@ _BAD_HEADER = "a request header is not valid (a credential with a line break, a 
 _BAD_CHARACTERS = "a request header or the URL holds characters that cannot be sent (outside latin-1)"
 
 
-
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); ``now`` is epoch time.
 
