@@ -24,7 +24,10 @@ description:
   - Results without an order (not changed, skipped or failed) are ignored. Pure - no request, no file.
 options:
   _input:
-    description: The C(results) of a looped M(rcl.ssl.rcl_order) task (or the whole registered result).
+    description:
+      - The C(results) of a looped M(rcl.ssl.rcl_order) task (or the whole registered result), whose loop items are
+        the entries; or the registered result of M(rcl.ssl.rcl_obtain) with O(rcl.ssl.rcl_obtain#module:step=order),
+        whose entries are looked up by name in O(specs).
     type: raw
     required: true
   kind:
@@ -36,10 +39,12 @@ options:
     description:
       - With V(http), keep only the tokens of the certificates among these normalized entries (those of one
         host) and add each entry's C(webroot) to the token.
+      - With an M(rcl.ssl.rcl_obtain) result, the entries of its names (zone, DNS provider).
     type: list
     elements: dict
 seealso:
   - module: rcl.ssl.rcl_order
+  - module: rcl.ssl.rcl_obtain
   - module: community.dns.wait_for_txt
   - plugin: rcl.ssl.certificate_spec
     plugin_type: filter
@@ -134,7 +139,12 @@ def _zone(spec: dict[str, t.Any]) -> str:
 def certificate_challenges(results: t.Any, kind: str, specs: t.Any = None) -> list[dict[str, t.Any]]:
     if kind not in ("dns", "wait_for_txt", "http"):
         raise AnsibleFilterError("certificate_challenges: kind must be dns, wait_for_txt or http, not %r" % (kind,))
-    if isinstance(results, dict):
+    by_name = {str(spec.get("name")): spec for spec in specs or [] if isinstance(spec, dict)}
+    if isinstance(results, dict) and isinstance(results.get("certificates"), list):
+        # the result of rcl.ssl.rcl_obtain (step=order): the entries come from specs
+        results = [dict(item, changed=bool(item.get("ordered")), item=by_name.get(str(item.get("name")), {}))
+                   for item in results["certificates"] if isinstance(item, dict)]
+    elif isinstance(results, dict):
         results = results.get("results", [])
     if not isinstance(results, (list, tuple)):
         raise AnsibleFilterError("certificate_challenges: the input must be the results of a looped rcl_order task")
@@ -145,7 +155,7 @@ def certificate_challenges(results: t.Any, kind: str, specs: t.Any = None) -> li
             continue
         item = result.get("item")
         spec: dict[str, t.Any] = item if isinstance(item, dict) else {}
-        name = str(spec.get("name") or "")
+        name = str(spec.get("name") or result.get("name") or "")
         if kind == "http":
             for entry in result.get("challenge_data") or []:
                 http = (entry.get("challenges") or {}).get("http-01")

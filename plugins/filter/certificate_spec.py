@@ -144,6 +144,12 @@ _value:
         secret:
           description: Whether the file holds the private key.
           type: bool
+    deploy:
+      description:
+        - The entry as M(rcl.ssl.rcl_cert_deploy) takes it in its O(rcl.ssl.rcl_cert_deploy#module:certificates) option
+          (keys C(name), C(names), C(files), C(owner), C(group), C(backup), C(directories)).
+      type: dict
+      version_added: 0.1.0
 """
 
 import os.path
@@ -237,8 +243,9 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
         files.append(dict(kind=kind, path=os.path.normpath(str(path)), mode=key_mode if secret else mode, secret=secret))
     if not any(item["kind"] in ("certificate", "fullchain") for item in files):
         raise AnsibleFilterError("certificate_spec: %s: deploy at least one of certificate_path and fullchain_path" % name)
-    if not any(item["kind"] == "privatekey" for item in files):
-        raise AnsibleFilterError("certificate_spec: %s: privatekey_path cannot be empty: the role deploys the key" % name)
+    if not any(item["kind"] in ("privatekey", "pfx") for item in files):
+        raise AnsibleFilterError("certificate_spec: %s: privatekey_path can only be empty with a pfx_path: the role "
+                                 "deploys the key" % name)
     return dict(
         name=name,
         directories=_directories(files, base_dir),
@@ -258,6 +265,16 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
         notify=_as_list(get("notify")),
         pfx=any(item["kind"] == "pfx" for item in files),
         files=files,
+        # the entry of rcl.ssl.rcl_cert_deploy's certificates option
+        deploy=dict(
+            name=name,
+            names=wanted,
+            files=[dict(kind=item["kind"], path=item["path"], mode=item["mode"]) for item in files],
+            owner=get("owner") or None,
+            group=get("group") or None,
+            backup=bool(get("backup", True)),
+            directories=_directories(files, base_dir),
+        ),
     )
 
 

@@ -174,15 +174,22 @@ class RclClient:
         pfx_password: str | None = None,
         csr_info: t.Any = None,
         wait_timeout: t.Any = 300,
+        previous: Certificate | None = None,
+        previous_known: bool = False,
     ) -> FinalizeRequest:
-        """Check a finalization's inputs before any request."""
+        """Check a finalization's inputs before any request.
+
+        ``previous_known``: ``previous`` is the certificate the subscription held before the order (None: none),
+        read by the caller already; generations without an order read then do not read it again.
+        """
         name = validate_certificate_name(certificate_name)
         uri = validate_order_uri(order_uri)
         self.generation.check_wait_timeout(wait_timeout)
         ctype = check_challenge(name, challenge_type)
         root = root_domain_for(name, root_domain or None)
         req = FinalizeRequest(certificate_name=name, order_uri=uri, root_domain=root, challenge_type=ctype,
-                              email=email, pfx_password=pfx_password, csr_info=self.generation.check_csr_info(csr_info))
+                              email=email, pfx_password=pfx_password, csr_info=self.generation.check_csr_info(csr_info),
+                              previous=previous if previous_known else None, previous_known=bool(previous_known))
         self.generation.check_finalize(req)
         return req
 
@@ -236,6 +243,10 @@ class RclClient:
         order = self.adapter.create_order(req) if due and not check_mode else None
         return OrderOutcome(due, reason, cert, order, root or "")
 
+    def create_order(self, req: OrderRequest) -> Order:
+        """Start an order for a request checked by ``order_request`` (costs quota; never retried blindly)."""
+        return self.adapter.create_order(req)
+
     def finalize(
         self,
         req: FinalizeRequest,
@@ -243,10 +254,20 @@ class RclClient:
         wait_timeout: float = 300,
         poll_interval: float = 2.0,
         check_mode: bool = False,
+        waiter: Waiter | None = None,
     ) -> FinalizeResult:
-        """Finalize an order unless that was done already; in check mode only read and predict."""
-        waiter = Waiter(wait_timeout, poll_interval, sleep=self._sleep, monotonic=self._monotonic)
+        """Finalize an order unless that was done already; in check mode only read and predict.
+
+        ``waiter`` (from ``self.waiter``) bounds several finalizations by one deadline; without it this one
+        gets ``wait_timeout`` of its own.
+        """
+        if waiter is None:
+            waiter = self.waiter(wait_timeout, poll_interval)
         return self.adapter.finalize(req, waiter, wait, check_mode)
+
+    def waiter(self, wait_timeout: float, poll_interval: float = 2.0) -> Waiter:
+        """One bounded wait on this client's clock, to share between finalizations."""
+        return Waiter(wait_timeout, poll_interval, sleep=self._sleep, monotonic=self._monotonic)
 
     # -- material -------------------------------------------------------------
 

@@ -129,6 +129,12 @@ class FileSpec:
     owner: str | int | None = None
     group: str | int | None = None
     backup: bool = False
+    # The mode of the requested backup (``backup``) when it must differ from the file's
+    # old mode: ``0o600`` for keys. The internal backup keeps the old mode.
+    backup_mode: int | None = None
+    # Only fix mode/owner/group: never write content, even if the file no longer holds
+    # ``content`` when the lock is taken (another run replaced it meanwhile).
+    attributes_only: bool = False
 
 
 @dataclass
@@ -415,7 +421,8 @@ def _resolve(spec: FileSpec, follow: bool = False) -> _Target:
     uid = default_uid if uid_wanted is None else uid_wanted
     gid = default_gid if gid_wanted is None else gid_wanted
 
-    content_changed = before is None or not _same_content(real_path, spec.content, before.st_size)
+    content_changed = not spec.attributes_only and (
+        before is None or not _same_content(real_path, spec.content, before.st_size))
     attributes_changed = before is not None and (
         mode != stat.S_IMODE(before.st_mode) or uid != before.st_uid or gid != before.st_gid
     )
@@ -547,8 +554,10 @@ def _make_backup(target: _Target, created: list[str]) -> str:
                     break
                 _write_all(fd, chunk)
 
-    tmp = _secure_write(target.directory, prefix, fill, target, before.st_uid, before.st_gid,
-                        stat.S_IMODE(before.st_mode), False, created)
+    mode = stat.S_IMODE(before.st_mode)
+    if target.spec.backup_mode is not None:
+        mode &= target.spec.backup_mode  # a key's copy is never more readable than wanted, even briefly
+    tmp = _secure_write(target.directory, prefix, fill, target, before.st_uid, before.st_gid, mode, False, created)
     os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
     return _publish_backup(target, tmp, created)
 
@@ -558,6 +567,8 @@ def _publish_backup(target: _Target, tmp: str, created: list[str]) -> str:
     if not target.spec.backup:
         return tmp
     dest = backup_name(target.real_path)
+    if target.spec.backup_mode is not None and target.link is None:
+        os.chmod(tmp, target.spec.backup_mode)
     os.replace(tmp, dest)
     created.remove(tmp)
     created.append(dest)
@@ -666,6 +677,8 @@ class _Transaction:
             before = target.before
             try:
                 if target.plan.content_changed and index in self.backups:
+                    if before is not None and target.link is None and target.spec.backup_mode is not None:
+                        os.chmod(self.backups[index], stat.S_IMODE(before.st_mode))  # its own mode back
                     os.replace(self.backups[index], target.real_path)  # a link comes back as a link
                     del self.backups[index]
                 elif target.plan.content_changed or before is None:
@@ -807,9 +820,11 @@ def _same_files(first: str, second: str) -> bool:
                 return True
 
 
-def _remove_stale(targets: list[_Target]) -> None:
+def _remove_stale(targets: list[_Target], orphans: bool = False) -> None:
     """Remove what a killed run of this writer left for these targets (see the module
-    docstring). Called with the locks held; best effort."""
+    docstring). Called with the locks held; best effort. ``orphans``: also internal
+    backups whose content differs from their target (called once a whole set was
+    written again, which makes them obsolete)."""
     names: dict[str, list[str]] = {}
     for target in targets:
         names.setdefault(target.directory, []).append(os.path.basename(target.real_path))
@@ -833,7 +848,7 @@ def _remove_stale(targets: list[_Target]) -> None:
                     elif stat.S_ISLNK(st.st_mode):  # the backup of a replaced link
                         stale = os.path.islink(target_path) and os.readlink(target_path) == os.readlink(path)
                     else:  # redundant only if the target still holds the same bytes
-                        stale = stat.S_ISREG(st.st_mode) and _same_files(path, target_path)
+                        stale = stat.S_ISREG(st.st_mode) and (orphans or _same_files(path, target_path))
                 except OSError:
                     stale = False
                 if stale:
@@ -854,7 +869,7 @@ def _resolve_all(specs: list[FileSpec], follow: bool) -> list[_Target]:
 
 
 def apply_files(specs: list[FileSpec], check_mode: bool = False, follow: bool = False,
-                lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[FileResult]:
+                lock_timeout: float = DEFAULT_LOCK_TIMEOUT, discard_orphans: bool = False) -> list[FileResult]:
     """Ensure every file in ``specs``, all-or-nothing (see the module docstring).
 
     Every spec is resolved before anything is written: a missing directory or an
@@ -863,7 +878,9 @@ def apply_files(specs: list[FileSpec], check_mode: bool = False, follow: bool = 
     ``follow``: replace the file a symlink at a destination points to instead of the
     link. A real run locks the target directories (waiting up to ``lock_timeout``
     seconds for another run), plans again under the locks, removes what a killed run
-    left for these targets, then writes.
+    left for these targets, then writes. ``discard_orphans``: once the set is written,
+    also remove the internal backups a killed commit left that differ from their targets
+    (for a caller that knows the set it just wrote supersedes them).
     """
     targets = _resolve_all(specs, follow)
 
@@ -899,6 +916,8 @@ def apply_files(specs: list[FileSpec], check_mode: bool = False, follow: bool = 
         transaction = _Transaction(targets)
         transaction.prepare()
         transaction.commit()
+        if discard_orphans:
+            _remove_stale(targets, orphans=True)
     results = []
     for index, target in enumerate(targets):
         backup = transaction.backups.get(index) if target.spec.backup else None

@@ -23,12 +23,15 @@ ROLE_PORTS = [
     "--setting", "validation_timeout=8", "--setting", "key_type=ec256",
 ]
 PLAYBOOKS = os.path.join(HERE, "playbooks")
+# The callback that counts module runs per host (shared with the benchmark).
+CALLBACKS = os.path.join(ROOT, "tests", "benchmarks", "callback_plugins")
 _RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
 
 
 class Result:
     def __init__(self, proc: subprocess.CompletedProcess[str], seconds: float) -> None:
         self.rc = proc.returncode
+        self.module_runs: dict[str, int] = {}
         self.out = proc.stdout + proc.stderr
         self.seconds = seconds
         self.recap = {m.group(1): dict(ok=int(m.group(2)), changed=int(m.group(3)), unreachable=int(m.group(4)),
@@ -87,7 +90,7 @@ class Estate:
         return inventory, extra
 
     def run(self, playbook: str = "converge.yml", *args: str, extra: dict[str, Any] | None = None,
-            limit: str | None = None, timeout: float = 240) -> Result:
+            limit: str | None = None, timeout: float = 240, count_module_runs: bool = False) -> Result:
         inventory, extra_file = self.write()
         cmd = [SANDBOX, "--state-dir", self.sb.state_dir, "exec", "--", "ansible-playbook",
                "-i", inventory, "-e", "@" + extra_file]
@@ -99,7 +102,18 @@ class Estate:
         if limit:
             cmd += ["--limit", limit]
         cmd += list(args) + [os.path.join(PLAYBOOKS, playbook)]
-        return run_ansible(cmd, self.collections, timeout)
+        env: dict[str, str] = {}
+        runs_file = os.path.join(self.workdir, "module-runs.json")
+        if count_module_runs:
+            env.update(ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="module_runs",
+                       RCL_MODULE_RUNS_FILE=runs_file)
+            if os.path.exists(runs_file):
+                os.unlink(runs_file)
+        result = run_ansible(cmd, self.collections, timeout, env)
+        if count_module_runs:
+            with open(runs_file) as fh:
+                result.module_runs = {host: counts["module_runs"] for host, counts in json.load(fh)["hosts"].items()}
+        return result
 
     # -- the emulator's request log ------------------------------------------------------
     def requests(self) -> list[dict[str, Any]]:
@@ -125,13 +139,14 @@ def _cert_name(path: str) -> str:
     return unquote(parts[0])
 
 
-def run_ansible(cmd: list[str], collections: str, timeout: float = 240) -> Result:
+def run_ansible(cmd: list[str], collections: str, timeout: float = 240, extra_env: dict[str, str] | None = None) -> Result:
     env = dict(os.environ)
     env.update(ANSIBLE_COLLECTIONS_PATH=collections,
                ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0",
                ANSIBLE_HOST_KEY_CHECKING="0", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0")
     env.pop("ANSIBLE_CONFIG", None)
+    env.update(extra_env or {})
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False, cwd=HERE)
     return Result(proc, time.monotonic() - started)

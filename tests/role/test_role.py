@@ -71,9 +71,9 @@ def test_first_run_deploys_one_order_per_name(estate: Estate) -> None:
     # one order and one finalize per name, however many hosts share it
     assert estate.count("v7.create_order") == {name: 1 for name in NAMES}, estate.requests()
     assert estate.count("v7.finalize") == {name: 1 for name in NAMES}
-    # and one certificate read by each module: order, finalize, fetch
-    assert estate.count("v7.get_certificate") == {name: 3 for name in NAMES}
-    assert len(estate.requests()) == 5 * len(NAMES)
+    # and one certificate read, before ordering: the finalize reply carries the certificate and its PFX
+    assert estate.count("v7.get_certificate") == {name: 1 for name in NAMES}
+    assert len(estate.requests()) == 3 * len(NAMES)
     expected_sans = {SAN: {SAN, "*." + SAN}, WILDCARD: {WILDCARD}, HTTP: {HTTP}}
     for host, certs in HOSTS.items():
         for cert in certs:
@@ -129,7 +129,7 @@ def test_check_mode_on_a_fresh_host_changes_nothing(estate: Estate) -> None:
         res = estate.run("converge.yml", "--check", "--diff")
         assert res.rc == 0, res
         assert res.changed("web5") == 1, res        # reported: would deploy
-        assert "no certificate" in res.out or "missing" in res.out
+        assert "not deployed" in res.out
         assert all(res.changed(host) == 0 for host in HOSTS), res
         assert estate.requests() == []               # no order, not even a read
         assert not os.path.exists(estate.host_dir("web5"))
@@ -189,7 +189,7 @@ def test_broken_key_on_one_host_is_fetched_not_ordered(estate: Estate) -> None:
     assert res.rc == 0, res
     assert res.changed("web4") > 0 and res.changed("web2") == 0, res
     assert estate.count("v7.create_order") == {}
-    assert [r["endpoint"] for r in estate.requests()] == ["v7.get_certificate", "v7.get_certificate"]
+    assert [r["endpoint"] for r in estate.requests()] == ["v7.get_certificate"]  # its reply carries the PFX
     leaf = load(os.path.join(estate.cert_dir("web4", WILDCARD), "cert.pem"))[0]
     with open(path, "rb") as fh:
         assert key_matches(serialization.load_pem_private_key(fh.read(), None), leaf)

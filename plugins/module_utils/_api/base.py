@@ -181,6 +181,11 @@ class FinalizeRequest:
     pfx_password: str | None = field(default=None, repr=False)
     # country_name, locality, state, organization, organization_unit
     csr_info: dict[str, str] | None = None
+    # The certificate the subscription held before this order (None: it held none), when the caller read it
+    # already (``previous_known``): the generations that compare with it (no order read) then skip their own
+    # read of the current certificate. Only its ``order_uri`` and ``issue_date`` are used.
+    previous: Certificate | None = field(default=None, repr=False)
+    previous_known: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -692,8 +697,11 @@ class ApiAdapter(abc.ABC):
         self, req: FinalizeRequest, check_mode: bool
     ) -> tuple[Certificate | None, FinalizeResult | None]:
         """For generations without an order read: the current certificate, and the result when nothing
-        is to be sent (the certificate already comes from this order; check mode)."""
-        current = self.find_certificate(req.certificate_name)
+        is to be sent (the certificate already comes from this order; check mode).
+
+        The current certificate is read (one request) unless the request carries it (``previous_known``).
+        """
+        current = req.previous if req.previous_known else self.find_certificate(req.certificate_name)
         if current is not None and same_order(current.order_uri, req.order_uri):
             return current, FinalizeResult(False, current, None, "valid")
         if check_mode:

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) rcl.ssl contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""rcl_cert_deploy as Ansible runs it: its JSON, masking, check and diff mode; its action plugin's reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import typing as t
+
+import pytest
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.rcl.ssl.plugins.action.rcl_cert_deploy import read_material
+from ansible_collections.rcl.ssl.plugins.modules import rcl_cert_deploy
+
+from ..module_utils.test__hostdeploy import FILES, entry, material, split
+
+
+def test_deploy_then_converged_then_drift(run_module: t.Any, tmp_path: t.Any) -> None:
+    base = str(tmp_path / "ssl")
+    spec = entry(base)
+    first = run_module(rcl_cert_deploy.main, dict(certificates=[spec]))
+    assert first["changed"] is False and first["needs_content"] == ["www.example.test"]
+
+    given = material(1)
+    public, secret = split({"www.example.test": given})
+    done = run_module(rcl_cert_deploy.main, dict(certificates=[spec], material=public, keys=secret), diff=True)
+    assert done["changed"] is True and done["content_changed"] == ["www.example.test"] and done["needs_content"] == []
+    text = json.dumps(done)
+    assert given["privatekey"].split("\n")[1] not in text and given["pfx"] not in text  # masked / never returned
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in json.dumps(done["invocation"]["module_args"]["keys"])
+    assert done["certificates"][0]["deployed"]["sans"] == ["www.example.test"]  # names are not masked
+    assert "serial: 01" in done["diff"][0]["after"]
+
+    again = run_module(rcl_cert_deploy.main, dict(certificates=[spec]))
+    assert again["changed"] is False and again["needs_content"] == []
+    assert again["certificates"][0]["deployed"]["sans"] == ["www.example.test"]
+
+    key = os.path.join(base, "www.example.test", FILES["privatekey"])
+    os.chmod(key, 0o640)
+    checked = run_module(rcl_cert_deploy.main, dict(certificates=[spec]), check_mode=True)
+    assert checked["changed"] is True and stat.S_IMODE(os.stat(key).st_mode) == 0o640
+    fixed = run_module(rcl_cert_deploy.main, dict(certificates=[spec]))
+    assert fixed["changed"] is True and fixed["needs_content"] == [] and fixed["content_changed"] == []
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+
+
+def test_errors_are_clear_and_touch_nothing(run_module: t.Any, tmp_path: t.Any) -> None:
+    spec = entry(str(tmp_path / "ssl"))
+    res = run_module(rcl_cert_deploy.main, dict(certificates=[spec], material={"other.example.test": material(1)}))
+    assert res["failed"] and "not in certificates" in res["msg"]
+    res = run_module(rcl_cert_deploy.main, dict(certificates=[spec], material_dir=str(tmp_path)))
+    assert res["failed"] and "action plugin" in res["msg"]
+    res = run_module(rcl_cert_deploy.main, dict(certificates=[spec], backup_keep=-1))
+    assert res["failed"] and "backup_keep" in res["msg"]
+    assert not os.path.exists(str(tmp_path / "ssl"))
+
+
+def _write_material(directory: str, given: dict[str, t.Any]) -> None:
+    import base64
+
+    os.makedirs(directory, mode=0o700)
+    for kind, name in (("certificate", "cert.pem"), ("chain", "chain.pem"), ("fullchain", "fullchain.pem"),
+                       ("privatekey", "privkey.pem")):
+        with open(os.path.join(directory, name), "w") as handle:
+            handle.write(given[kind])
+    with open(os.path.join(directory, "cert.pfx"), "wb") as handle:
+        handle.write(base64.b64decode(given["pfx"]))
+    with open(os.path.join(directory, "facts.json"), "w") as handle:
+        json.dump(given["facts"], handle)
+
+
+def test_action_reads_the_material_of_the_listed_certificates(tmp_path: t.Any) -> None:
+    given = material(1, name="*.example.test")
+    _write_material(str(tmp_path / "mat" / "_wildcard.example.test"), given)
+    _write_material(str(tmp_path / "mat" / "other.example.test"), material(2, name="other.example.test"))
+    spec = entry(str(tmp_path / "ssl"), name="*.example.test")
+    found = read_material(str(tmp_path / "mat"), [spec, entry(str(tmp_path / "ssl"), name="absent.example.test")])
+    assert list(found) == ["*.example.test"]  # other.example.test is not this host's; absent has none
+    assert found["*.example.test"]["privatekey"] == given["privatekey"]
+    assert found["*.example.test"]["pfx"] == given["pfx"]
+    assert found["*.example.test"]["facts"]["not_after"] == given["facts"]["not_after"]
+
+
+def test_action_refuses_links_and_relative_dirs(tmp_path: t.Any) -> None:
+    given = material(1)
+    directory = str(tmp_path / "mat" / "www.example.test")
+    _write_material(directory, given)
+    os.unlink(os.path.join(directory, "privkey.pem"))
+    os.symlink("/etc/passwd", os.path.join(directory, "privkey.pem"))
+    spec = entry(str(tmp_path / "ssl"))
+    with pytest.raises(AnsibleActionFail, match="cannot read"):
+        read_material(str(tmp_path / "mat"), [spec])
+    with pytest.raises(AnsibleActionFail, match="not a directory"):
+        read_material("relative/dir", [spec])
+
+
+def test_a_failed_certificate_fails_the_module_and_still_reports_what_changed(run_module: t.Any, tmp_path: t.Any) -> None:
+    base = str(tmp_path / "ssl")
+    good, bad = entry(base, name="a.example.test"), entry(base, name="b.example.test", owner="no-such-user-rcl")
+    public, secret = split({"a.example.test": material(1, "a.example.test"), "b.example.test": material(1, "b.example.test")})
+    res = run_module(rcl_cert_deploy.main, dict(certificates=[good, bad], material=public, keys=secret))
+    assert res["failed"] is True and res["msg"].startswith("b.example.test: ")
+    assert res["content_changed"] == ["a.example.test"] and res["failures"] == ["b.example.test"]
