@@ -22,8 +22,8 @@ description:
   - The root domain, when an entry does not give one, is the registrable domain by the Public Suffix List
     (V(www.shop.co.uk) -> V(shop.co.uk), V(a.b.example.com) -> V(example.com)); for a SAN certificate it is the
     name itself. The DNS zone defaults to the root domain.
-  - Pure and local - reads no file, makes no request. Used by the role to build the list
-    of files that M(ansible.builtin.slurp) reads on each host; see P(rcl.ssl.certificate_status#filter).
+  - Pure and local - reads no file, makes no request. The role passes each entry's C(deploy) key to
+    M(rcl.ssl.rcl_cert_deploy), which checks and deploys the files on the host.
 options:
   _input:
     description: The list of certificate entries (C(rcl_certificate_certificates)).
@@ -43,6 +43,7 @@ options:
 requirements:
   - publicsuffixlist >= 1.0 (on the controller), to derive root domains
 seealso:
+  - module: rcl.ssl.rcl_cert_deploy
   - plugin: rcl.ssl.certificate_status
     plugin_type: filter
 """

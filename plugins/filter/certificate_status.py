@@ -21,6 +21,9 @@ description:
     O(remaining_days), or O(force=true).
   - Runs on the controller with the collection's certificate helpers (C(cryptography)). Makes no request.
     Never returns key material.
+  - The role C(rcl.ssl.rcl_certificate) no longer uses it - it checks each host with M(rcl.ssl.rcl_cert_deploy),
+    whose key never leaves the host. This filter remains for playbooks that read files with
+    M(ansible.builtin.slurp) themselves.
 options:
   _input:
     description: The normalized certificate entries (output of P(rcl.ssl.certificate_spec#filter)).

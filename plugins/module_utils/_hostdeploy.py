@@ -403,9 +403,10 @@ def _specs(entry: Entry, contents: dict[str, bytes], record: bytes, backup: bool
     return specs
 
 
-def prune_backups(path: str, keep: int, secret: bool = False) -> list[str]:
+def prune_backups(path: str, keep: int, secret: bool = False, check_mode: bool = False) -> list[str]:
     """Remove all but the ``keep`` newest backups ``<path>.<pid>.<YYYY-mm-dd@HH:MM:SS>~`` of ``path``; with
-    ``secret``, the kept ones readable by others than their owner (made by another tool) get mode 0600."""
+    ``secret``, the kept ones readable by others than their owner (made by another tool) get mode 0600.
+    In check mode, only list what would be removed."""
     directory, base = os.path.split(path)
     pattern = re.compile(_BACKUP_RE % re.escape(base))
     try:
@@ -425,6 +426,8 @@ def prune_backups(path: str, keep: int, secret: bool = False) -> list[str]:
         if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
             found.append((match.group(2), st.st_mtime_ns, name, full))
     found.sort(reverse=True)
+    if check_mode:
+        return [full for _stamp, _mtime, _name, full in found[max(keep, 0):]]
     if secret:
         for _stamp, _mtime, _name, full in found[:max(keep, 0)]:
             try:
@@ -537,9 +540,12 @@ def _converge_one(entry: Entry, outcome: Outcome, material: dict[str, dict[str, 
     record_path = manifest_path(entry)
     outcome.files = _file_results(results, entry)
     outcome.content_changed = any(r.content_changed for r in results if r.path != record_path)
-    if entry.backup and not check_mode:
+    if entry.backup:
         for spec in entry.files:
-            outcome.backups_removed += prune_backups(spec.path, backup_keep, spec.kind in SECRET_KINDS)
+            outcome.backups_removed += prune_backups(spec.path, backup_keep, spec.kind in SECRET_KINDS, check_mode)
+        for item in outcome.files:
+            if item["backup_file"] in outcome.backups_removed:
+                item["backup_file"] = None  # backup_keep 0: made and removed
     outcome.changed = dirs_changed or bool(outcome.backups_removed) or any(r.changed for r in results)
     if outcome.changed and diff:
         outcome.diff = _diff(entry, before_facts, after_facts, results)

@@ -261,7 +261,23 @@ def test_backup_keep_zero_keeps_none(tmp_path: t.Any) -> None:
     run([spec], {"www.example.test": material(1)}, backup_keep=0)
     outcome = run([spec], {"www.example.test": material(2)}, backup_keep=0)[0]
     assert len(outcome.backups_removed) == 5
+    assert [item["backup_file"] for item in outcome.files] == [None] * 5  # made, then removed
     assert not [name for name in os.listdir(os.path.join(base, "www.example.test")) if name.endswith("~")]
+
+
+def test_check_mode_predicts_the_pruning_of_old_backups(tmp_path: t.Any) -> None:
+    base = str(tmp_path / "ssl")
+    spec = entry(base, backup=True)
+    run([spec], {"www.example.test": material(1)})
+    for item in spec["files"]:  # two older backups of each file, as an earlier version of the role left them
+        for stamp in ("2026-01-01@10:00:00", "2026-02-01@10:00:00"):
+            with open("%s.42.%s~" % (item["path"], stamp), "w") as handle:
+                handle.write("old")
+    checked = run([spec], backup_keep=1, check_mode=True)[0]
+    assert checked.changed and len(checked.backups_removed) == 5
+    assert len([n for n in os.listdir(os.path.join(base, "www.example.test")) if n.endswith("~")]) == 10
+    done = run([spec], backup_keep=1)[0]
+    assert done.changed and sorted(done.backups_removed) == sorted(checked.backups_removed)
 
 
 def test_check_mode_writes_nothing(tmp_path: t.Any) -> None:
