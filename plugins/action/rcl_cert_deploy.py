@@ -13,40 +13,29 @@ from __future__ import annotations
 import base64
 import json
 import os
-import stat
 import typing as t
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-# kind -> file name in <material_dir>/<name>/ (see rcl.ssl.rcl_obtain)
-MATERIAL_FILES = {
-    "certificate": "cert.pem",
-    "chain": "chain.pem",
-    "fullchain": "fullchain.pem",
-    "privatekey": "privkey.pem",
-    "pfx": "cert.pfx",
-}
-FACTS_FILE = "facts.json"
+from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclError
+from ansible_collections.rcl.ssl.plugins.module_utils._files import read_file
+from ansible_collections.rcl.ssl.plugins.module_utils._names import safe_dir_name
+from ansible_collections.rcl.ssl.plugins.module_utils._obtain import FACTS_FILE, MATERIAL_FILES
+
 MAX_SIZE = 1024 * 1024
+SECRET_KINDS = ("privatekey", "pfx")  # handed to the module in its no_log option `keys`
 
 
 def _read(path: str) -> bytes:
     """A regular file of the material directory (never a link, never more than MAX_SIZE)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise AnsibleActionFail("cannot read %s: %s" % (path, exc.strerror or exc)) from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise AnsibleActionFail("%s is not a regular file" % path)
-        data = handle.read(MAX_SIZE + 1)
-    if len(data) > MAX_SIZE:
-        raise AnsibleActionFail("%s is larger than %d bytes" % (path, MAX_SIZE))
+        data = read_file(path, max_size=MAX_SIZE, follow=False)
+    except RclError as exc:
+        raise AnsibleActionFail(exc.msg) from None
+    if data is None:
+        raise AnsibleActionFail("cannot read %s: missing, or a symbolic link" % path)
     return data
-
-
-SECRET_KINDS = ("privatekey", "pfx")
 
 
 def read_material(material_dir: str, certificates: t.Any) -> dict[str, dict[str, t.Any]]:
@@ -59,10 +48,10 @@ def read_material(material_dir: str, certificates: t.Any) -> dict[str, dict[str,
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue  # the module reports bad entries
         name = entry["name"]
-        safe = name.strip().replace("*", "_wildcard")
-        if not safe or safe in (".", "..") or "/" in safe or "\x00" in safe:
-            continue
-        directory = os.path.join(material_dir, safe)
+        try:
+            directory = os.path.join(material_dir, safe_dir_name(name.strip()))
+        except RclError:
+            continue  # the module reports the bad name
         if not os.path.isdir(directory) or os.path.islink(directory):
             continue
         try:

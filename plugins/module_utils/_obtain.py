@@ -56,6 +56,7 @@ __all__ = [
     "ENTRY_KEYS",
     "FACTS_FILE",
     "FACT_KEYS",
+    "MATERIAL_FILES",
     "PFX_FILE",
     "PEM_FILES",
     "POLL_INTERVAL",
@@ -69,8 +70,11 @@ __all__ = [
 
 #: the keys an entry of ``certificates`` may have
 ENTRY_KEYS = ("name", "root_domain", "challenge_type", "san", "pfx")
-PEM_FILES = ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem")
-PFX_FILE = "cert.pfx"
+#: kind of file (as rcl_cert_deploy names them) -> its name in a name's material directory
+MATERIAL_FILES = {"certificate": "cert.pem", "chain": "chain.pem", "fullchain": "fullchain.pem",
+                  "privatekey": "privkey.pem", "pfx": "cert.pfx"}
+PEM_FILES = tuple(name for kind, name in MATERIAL_FILES.items() if kind != "pfx")
+PFX_FILE = MATERIAL_FILES["pfx"]
 FACTS_FILE = "facts.json"
 #: what ``facts.json`` holds: the leaf's public facts, never a secret
 FACT_KEYS = ("name", "serial", "sans", "not_before", "not_after", "fingerprint_sha256", "issuer", "subject")
@@ -256,10 +260,10 @@ def material_files(
     facts = _certificate.cert_metadata(bundle.leaf)
     facts["name"] = name
     files = {
-        "cert.pem": bundle.cert_pem(),
-        "chain.pem": bundle.chain_pem(),
-        "fullchain.pem": bundle.fullchain_pem(),
-        "privkey.pem": bundle.key_pem(),
+        MATERIAL_FILES["certificate"]: bundle.cert_pem(),
+        MATERIAL_FILES["chain"]: bundle.chain_pem(),
+        MATERIAL_FILES["fullchain"]: bundle.fullchain_pem(),
+        MATERIAL_FILES["privatekey"]: bundle.key_pem(),
         FACTS_FILE: (json.dumps({key: facts[key] for key in FACT_KEYS}, indent=2, sort_keys=True) + "\n").encode(),
     }
     if want_pfx:

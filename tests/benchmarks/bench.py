@@ -24,15 +24,16 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulator", "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "role"))
 
 from emuclient import SANDBOX, Sandbox, running_sandbox  # noqa: E402
+from roleharness import RECAP as _RECAP, role_vars  # noqa: E402  (the role tests' own helpers)
 
 PLAYBOOKS = os.path.join(HERE, "playbooks")
 CALLBACKS = os.path.join(HERE, "callback_plugins")
 FILES = ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem")
 DEFAULT_SCENARIOS = "1x1,10x1,10x5,50x1,10x50:role"
 DEFAULT_REPEATS = {(10, 5): 3}  # without --repeat: 10x5 three times (median), the others once
-_RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
 # Pebble logs every ACME request it handles: "Pebble 2026/01/01 10:00:00 POST /order-plz -> calling handler()"
 _PEBBLE_REQ = re.compile(r"\b(GET|HEAD|POST) (\S+) -> calling handler\(\)")
 
@@ -94,19 +95,7 @@ class Bench:
         return path
 
     def role_vars(self) -> dict[str, Any]:
-        env = self.env
-        return {
-            "rcl_certificate_api": {"api_url": env["v7_url"], "subscription_id": env["subscription_id"],
-                                    "api_key": env["api_key"], "ca_path": env["ca_path"]},
-            "rcl_certificate_nsupdate_server": env["dns_server"],
-            "rcl_certificate_nsupdate_port": env["dns_port"],
-            "rcl_certificate_nsupdate_key_name": env["tsig_key_name"],
-            "rcl_certificate_nsupdate_key_secret": env["tsig_key_secret"],
-            "rcl_certificate_nsupdate_key_algorithm": env["tsig_algorithm"],
-            "rcl_certificate_dns_servers": [env["dns_server"]],
-            "rcl_certificate_dns_wait_timeout": 120,
-            "rcl_certificate_finalize_timeout": 120,
-        }
+        return role_vars(self.env, dns_wait_timeout=120, finalize_timeout=120)
 
     def peer_vars(self, contender_dir: str) -> dict[str, Any]:
         env = self.env

@@ -25,7 +25,23 @@ ROLE_PORTS = [
 PLAYBOOKS = os.path.join(HERE, "playbooks")
 # The callback that counts module runs per host (shared with the benchmark).
 CALLBACKS = os.path.join(ROOT, "tests", "benchmarks", "callback_plugins")
-_RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
+
+
+def role_vars(env: dict[str, Any], dns_wait_timeout: int = 30, finalize_timeout: int = 60) -> dict[str, Any]:
+    """The role's public variables that point it at a sandbox (its `sandbox env`); V7, nsupdate into its BIND."""
+    return {
+        "rcl_certificate_api": {"api_url": env["v7_url"], "subscription_id": env["subscription_id"],
+                                "api_key": env["api_key"], "ca_path": env["ca_path"]},
+        "rcl_certificate_nsupdate_server": env["dns_server"],
+        "rcl_certificate_nsupdate_port": env["dns_port"],
+        "rcl_certificate_nsupdate_key_name": env["tsig_key_name"],
+        "rcl_certificate_nsupdate_key_secret": env["tsig_key_secret"],
+        "rcl_certificate_nsupdate_key_algorithm": env["tsig_algorithm"],
+        "rcl_certificate_dns_servers": [env["dns_server"]],
+        "rcl_certificate_dns_wait_timeout": dns_wait_timeout,
+        "rcl_certificate_finalize_timeout": finalize_timeout,
+    }
 
 
 class Result:
@@ -36,7 +52,7 @@ class Result:
         self.seconds = seconds
         self.recap = {m.group(1): dict(ok=int(m.group(2)), changed=int(m.group(3)), unreachable=int(m.group(4)),
                                        failed=int(m.group(5)), skipped=int(m.group(6)))
-                      for m in _RECAP.finditer(proc.stdout)}
+                      for m in RECAP.finditer(proc.stdout)}
 
     def changed(self, host: str) -> int:
         return self.recap[host]["changed"]
@@ -53,20 +69,8 @@ class Estate:
         self.collections = collections
         self.workdir = workdir
         self.hosts: dict[str, dict[str, Any]] = {}
-        env = sandbox.env
-        self.vars: dict[str, Any] = {
-            "rcl_certificate_api": {"api_url": env["v7_url"], "subscription_id": env["subscription_id"],
-                                    "api_key": env["api_key"], "ca_path": env["ca_path"]},
-            "rcl_certificate_nsupdate_server": env["dns_server"],
-            "rcl_certificate_nsupdate_port": env["dns_port"],
-            "rcl_certificate_nsupdate_key_name": env["tsig_key_name"],
-            "rcl_certificate_nsupdate_key_secret": env["tsig_key_secret"],
-            "rcl_certificate_nsupdate_key_algorithm": env["tsig_algorithm"],
-            "rcl_certificate_dns_servers": [env["dns_server"]],
-            "rcl_certificate_dns_wait_timeout": 30,
-            "rcl_certificate_finalize_timeout": 60,
-            "rcl_certificate_webroot": env["webroot"],
-        }
+        self.vars: dict[str, Any] = role_vars(sandbox.env)
+        self.vars["rcl_certificate_webroot"] = sandbox.env["webroot"]
 
     def host_dir(self, host: str) -> str:
         return os.path.join(self.workdir, "hosts", host)

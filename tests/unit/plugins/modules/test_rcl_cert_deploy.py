@@ -15,10 +15,11 @@ import pytest
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.rcl.ssl.plugins.action.rcl_cert_deploy import read_material
+from ansible_collections.rcl.ssl.plugins.action.rcl_cert_deploy import read_material, split
 from ansible_collections.rcl.ssl.plugins.modules import rcl_cert_deploy
 
-from ..module_utils.test__hostdeploy import FILES, entry, material, split
+from ..module_utils.test__hostdeploy import FILES, entry, material
+from ..module_utils.test__hostdeploy import split as split_material
 
 
 def test_deploy_then_converged_then_drift(run_module: t.Any, tmp_path: t.Any) -> None:
@@ -28,7 +29,7 @@ def test_deploy_then_converged_then_drift(run_module: t.Any, tmp_path: t.Any) ->
     assert first["changed"] is False and first["needs_content"] == ["www.example.test"]
 
     given = material(1)
-    public, secret = split({"www.example.test": given})
+    public, secret = split_material({"www.example.test": given})
     done = run_module(rcl_cert_deploy.main, dict(certificates=[spec], material=public, keys=secret), diff=True)
     assert done["changed"] is True and done["content_changed"] == ["www.example.test"] and done["needs_content"] == []
     text = json.dumps(done)
@@ -85,6 +86,9 @@ def test_action_reads_the_material_of_the_listed_certificates(tmp_path: t.Any) -
     assert found["*.example.test"]["privatekey"] == given["privatekey"]
     assert found["*.example.test"]["pfx"] == given["pfx"]
     assert found["*.example.test"]["facts"]["not_after"] == given["facts"]["not_after"]
+    public, secret = split(found)  # what the action hands the module: key and PFX only in the no_log option
+    assert set(secret["*.example.test"]) == {"privatekey", "pfx"}
+    assert "privatekey" not in public["*.example.test"] and "pfx" not in public["*.example.test"]
 
 
 def test_action_refuses_links_and_relative_dirs(tmp_path: t.Any) -> None:
@@ -103,7 +107,7 @@ def test_action_refuses_links_and_relative_dirs(tmp_path: t.Any) -> None:
 def test_a_failed_certificate_fails_the_module_and_still_reports_what_changed(run_module: t.Any, tmp_path: t.Any) -> None:
     base = str(tmp_path / "ssl")
     good, bad = entry(base, name="a.example.test"), entry(base, name="b.example.test", owner="no-such-user-rcl")
-    public, secret = split({"a.example.test": material(1, "a.example.test"), "b.example.test": material(1, "b.example.test")})
+    public, secret = split_material({"a.example.test": material(1, "a.example.test"), "b.example.test": material(1, "b.example.test")})
     res = run_module(rcl_cert_deploy.main, dict(certificates=[good, bad], material=public, keys=secret))
     assert res["failed"] is True and res["msg"].startswith("b.example.test: ")
     assert res["content_changed"] == ["a.example.test"] and res["failures"] == ["b.example.test"]
