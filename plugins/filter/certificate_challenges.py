@@ -20,7 +20,8 @@ description:
   - V(wait_for_txt) gives the same records in the shape O(community.dns.wait_for_txt#module:records) takes.
   - V(http) gives one file per HTTP-01 token.
   - The zone of an entry is its C(dns_zone), else its C(root_domain), else the registrable domain of its name by
-    the Public Suffix List (needs C(publicsuffixlist) on the controller).
+    the Public Suffix List (the name itself for a SAN certificate; needs C(publicsuffixlist) on the controller).
+    A record that is not within its zone is an error.
   - Results without an order (not changed, skipped or failed) are ignored. Pure - no request, no file.
 options:
   _input:
@@ -54,7 +55,9 @@ EXAMPLES = r"""
 ---
 - name: Publish the DNS-01 records
   community.general.nsupdate:
-    server: ns1.example.com
+    server: 192.0.2.53  # an IP address: nsupdate does not resolve names
+    key_name: acme
+    key_secret: "{{ tsig_secret }}"
     zone: "{{ item.zone }}"
     record: "{{ item.name }}."
     type: TXT
@@ -78,7 +81,7 @@ _value:
       type: str
       sample: _acme-challenge.www.shop.co.uk
     values:
-      description: The TXT values (V(dns), V(wait_for_txt)).
+      description: Every TXT value of the record set, each once (V(dns), V(wait_for_txt)).
       type: list
       elements: str
     zone:
@@ -90,14 +93,17 @@ _value:
       type: str
       sample: _acme-challenge.www
     provider:
-      description: The certificate's DNS provider (V(dns)).
+      description: The entry's C(dns_provider), V(nsupdate) when it has none (V(dns)).
       type: str
+      sample: nsupdate
     certificate_name:
-      description: The certificate (V(dns), V(http)).
+      description: The certificate the record or file is for (V(dns), V(http)).
       type: str
+      sample: www.shop.co.uk
     identifier:
       description: The name the token validates (V(http)).
       type: str
+      sample: www.example.org
     resource:
       description: The path below the web root, C(.well-known/acme-challenge/<token>) (V(http)).
       type: str
@@ -105,8 +111,9 @@ _value:
       description: The file content (V(http)).
       type: str
     webroot:
-      description: The web root of the certificate in O(specs) (V(http) with O(specs)).
+      description: The entry's C(webroot) in O(specs), empty when it has none (V(http) with O(specs)).
       type: str
+      sample: /var/www/example.org
 """
 
 import typing as t

@@ -16,12 +16,16 @@ description:
     type, the names the certificate must cover, and the files to deploy with their paths and modes.
   - Default paths are certbot-like - C(<base_dir>/<name>/cert.pem), C(chain.pem), C(fullchain.pem) and
     C(privkey.pem). A wildcard name gets a safe directory name (V(*.example.com) -> V(_wildcard.example.com)).
-  - An empty string as a path (for example O(_input[].chain_path=)) deploys no such file.
+  - An entry may set C(certificate_path), C(chain_path), C(fullchain_path), C(privatekey_path) and C(pfx_path) to
+    absolute paths. An empty string (for example C(chain_path) set to V('')) deploys no such file; no PFX file
+    is deployed unless C(pfx_path) is set. At least one of the certificate and the full chain must be deployed,
+    and the private key may only be left out when a PFX file is deployed.
   - Names follow the rules of the rcl.ssl modules - one fully qualified host name, lower-cased, with an optional
     leading C(*.); no trailing dot, comma, space or control character.
   - The root domain, when an entry does not give one, is the registrable domain by the Public Suffix List
     (V(www.shop.co.uk) -> V(shop.co.uk), V(a.b.example.com) -> V(example.com)); for a SAN certificate it is the
     name itself. The DNS zone defaults to the root domain.
+  - Fails when a name is listed twice or two files would be written to the same path.
   - Pure and local - reads no file, makes no request. The role passes each entry's C(deploy) key to
     M(rcl.ssl.rcl_cert_deploy), which checks and deploys the files on the host.
 options:
@@ -36,8 +40,9 @@ options:
     default: /etc/ssl/rcl
   defaults:
     description:
-      - Values for the keys an entry leaves out - C(challenge_type), C(owner), C(group), C(mode),
-        C(privatekey_mode), C(backup), C(dns_provider), C(dns_zone), C(webroot), C(reload), C(notify).
+      - Values for the keys an entry leaves out - C(challenge_type), C(san), C(root_domain), C(owner), C(group),
+        C(mode), C(privatekey_mode), C(backup), C(dns_provider), C(dns_zone), C(webroot), C(reload), C(notify).
+      - The file paths are never taken from here.
     type: dict
     default: {}
 requirements:
@@ -85,6 +90,7 @@ _value:
     challenge_type:
       description: V(dns) or V(http).
       type: str
+      sample: dns
     san:
       description: Whether it is a SAN certificate (apex + wildcard for DNS, apex + www for HTTP).
       type: bool
@@ -92,24 +98,26 @@ _value:
       description: The names the deployed certificate must cover.
       type: list
       elements: str
+      sample: ["example.com", "*.example.com"]
     dns_provider:
-      description: The DNS provider for DNS-01.
+      description: The DNS provider for DNS-01 (default V(nsupdate)).
       type: str
+      sample: nsupdate
     dns_zone:
       description: The DNS zone holding the validation records (default the root domain).
       type: str
       sample: shop.co.uk
     webroot:
-      description: The web root for HTTP-01.
+      description: The web root for HTTP-01, empty when not set.
       type: str
     owner:
-      description: Owner of the files.
+      description: Owner of the files, V(null) when not set (the connecting user).
       type: str
     group:
-      description: Group of the files.
+      description: Group of the files, V(null) when not set.
       type: str
     backup:
-      description: Keep a backup of replaced files.
+      description: Keep a backup of replaced files (default V(true)).
       type: bool
     reload:
       description: Services to reload when a file changed.
@@ -124,12 +132,22 @@ _value:
       type: bool
     directories:
       description:
-        - The directories of the files, parents first. Those below O(base_dir) get mode V(0755), or V(0700) when
-          they hold only the private key or PFX; others have mode V(null) (an existing directory is left as it is).
+        - The directories of the files, parents first - O(base_dir) itself, then each file's directory.
+        - Those below O(base_dir) (and O(base_dir)) get mode V(0755), or V(0700) when they hold only the private key
+          or PFX; the others have mode V(null) (an existing directory keeps its mode).
       type: list
       elements: dict
+      contains:
+        path:
+          description: The directory.
+          type: str
+          sample: /etc/ssl/rcl/_wildcard.example.com
+        mode:
+          description: Its mode, or V(null).
+          type: str
+          sample: "0755"
     files:
-      description: The files to deploy.
+      description: The files to deploy, in the order certificate, chain, full chain, private key, PFX.
       type: list
       elements: dict
       contains:
@@ -139,18 +157,20 @@ _value:
         path:
           description: Absolute path.
           type: str
+          sample: /etc/ssl/rcl/_wildcard.example.com/fullchain.pem
         mode:
-          description: File mode.
+          description: File mode, an octal string - the entry's C(mode), or C(privatekey_mode) for the key and PFX.
           type: str
+          sample: "0644"
         secret:
-          description: Whether the file holds the private key.
+          description: Whether the file holds the private key (V(privatekey) and V(pfx)).
           type: bool
     deploy:
       description:
         - The entry as M(rcl.ssl.rcl_cert_deploy) takes it in its O(rcl.ssl.rcl_cert_deploy#module:certificates) option
-          (keys C(name), C(names), C(files), C(owner), C(group), C(backup), C(directories)).
+          (keys C(name), C(names), C(files) with C(kind), C(path) and C(mode), C(owner), C(group), C(backup),
+          C(directories)).
       type: dict
-      version_added: 0.1.0
 """
 
 import os.path
@@ -229,6 +249,13 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
         zone = str(get("dns_zone") or root).strip().rstrip(".").lower()  # may be a delegated _acme-challenge zone
     except RclInputError as exc:
         raise AnsibleFilterError("certificate_spec: %s%s" % (name + ": " if name else "", exc.msg)) from None
+    webroot = str(get("webroot") or "")
+    if challenge == "http" and not webroot:
+        # Checked here, before any request: an order started without a place for its token wastes quota.
+        raise AnsibleFilterError("certificate_spec: %s: HTTP-01 needs a web root; set rcl_certificate_webroot or the "
+                                 "entry's webroot" % name)
+    if webroot and not os.path.isabs(webroot):
+        raise AnsibleFilterError("certificate_spec: %s: webroot must be an absolute path, not %r" % (name, webroot))
     directory = os.path.join(base_dir, safe)
     mode = _mode(get("mode", "0644"))
     key_mode = _mode(get("privatekey_mode", "0600"))
@@ -258,7 +285,7 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
         wanted_names=wanted,
         dns_provider=str(get("dns_provider", "nsupdate")),
         dns_zone=zone,
-        webroot=get("webroot") or "",
+        webroot=webroot,
         owner=get("owner") or None,
         group=get("group") or None,
         backup=bool(get("backup", True)),

@@ -15,8 +15,8 @@ description:
   - Takes the certificate entries normalized by P(rcl.ssl.certificate_spec#filter) and the results of
     M(ansible.builtin.slurp) run on a host over their files, and answers for every certificate whether it
     needs work and why.
-  - A certificate needs work when a file is missing or unreadable, a PEM file cannot be parsed, the full chain
-    is not the certificate followed by the chain, the private key does not belong to the certificate, the
+  - A certificate needs work when a file is missing, unreadable or empty (an empty chain file is fine), a PEM
+    file cannot be parsed, the full chain is not the certificate followed by the chain, the private key does not belong to the certificate, the
     chain is out of order, the certificate does not cover every wanted name, is not valid now, expires within
     O(remaining_days), or O(force=true).
   - Runs on the controller with the collection's certificate helpers (C(cryptography)). Makes no request.
@@ -83,26 +83,46 @@ _value:
       description: Whether the certificate must be (re)deployed.
       type: bool
     reasons:
-      description: Why, one sentence per finding (empty when nothing is to do).
+      description:
+        - Why the certificate needs work, one sentence per finding; empty when nothing is to do.
+        - V(forced) comes first with O(force=true).
       type: list
       elements: str
+      sample: ["expires in 12 days (threshold 30)"]
     deployed:
-      description: Facts about the deployed certificate when it could be read (subject, SANs, serial, validity).
+      description:
+        - Facts about the deployed certificate, when every file could be read and the set passed the checks of
+          parsing, key, chain order and validity; V(null) otherwise.
       type: dict
       contains:
+        subject:
+          description: Subject, RFC 4514.
+          type: str
+          sample: CN=www.example.com
+        issuer:
+          description: Issuer, RFC 4514.
+          type: str
         serial:
           description: Serial number in colon hex.
           type: str
+          sample: "03:A1"
         sans:
           description: Subject alternative names.
           type: list
           elements: str
-        not_after:
-          description: ISO 8601 UTC.
+        not_before:
+          description: Start of validity, ISO 8601 UTC (C(YYYY-MM-DDTHH:MM:SSZ)).
           type: str
+        not_after:
+          description: End of validity, ISO 8601 UTC (C(YYYY-MM-DDTHH:MM:SSZ)).
+          type: str
+          sample: "2027-03-01T10:00:00Z"
         days_remaining:
           description: Whole days until expiry.
           type: int
+        fingerprint_sha256:
+          description: SHA-256 fingerprint of the certificate (DER), colon hex.
+          type: str
 """
 
 import base64

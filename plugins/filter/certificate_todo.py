@@ -18,6 +18,8 @@ description:
   - Returns each name that needs new material on at least one host, once, however many hosts share it - in the
     shape M(rcl.ssl.rcl_obtain) takes - and the entries the challenge steps need.
   - Hosts without a check result (failed, unreachable, skipped) are left out.
+  - A name must have the same C(root_domain), C(challenge_type) and C(san) on every host that needs it (one name,
+    one order); otherwise the filter fails.
   - Reads two variables per host, once - meant to run once per play (C(run_once=true)), so the cost grows
     linearly with the hosts.
 options:
@@ -74,15 +76,16 @@ _value:
           description: Whether it is a SAN certificate.
           type: bool
         pfx:
-          description: Whether any host deploys a PFX file for it.
+          description: Whether any host that needs it deploys a PFX file for it.
           type: bool
     specs:
-      description: The entry of each name (the first host's), for the challenge steps.
+      description: The normalized entry of each name (the first host's), for the challenge steps.
       type: list
       elements: dict
     hosts:
       description: Per name, the hosts that need it.
       type: dict
+      sample: {"www.example.com": ["web1", "web2"]}
 """
 
 import typing as t

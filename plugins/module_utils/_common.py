@@ -16,9 +16,11 @@ clear message without a traceback. This is the only util that knows about
 
 from __future__ import annotations
 
+import os
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.rcl.ssl.plugins.module_utils import _certificate, _http, _names
 from ansible_collections.rcl.ssl.plugins.module_utils._api.base import Certificate, Order
@@ -87,6 +89,19 @@ CONNECTION_OPTIONS = (
 )
 
 
+def set_env_fallback(*names: str) -> str:
+    """Like ``env_fallback``, but an empty variable counts as unset.
+
+    AWX and Automation Controller inject every field of a credential, the empty ones as ``""``:
+    ``RCL_API_VERSION=""`` must leave the default, not fail the choices check.
+    """
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    raise AnsibleFallbackNotFound
+
+
 def connection_argspec() -> ArgumentSpec:
     """The connection options of doc fragment ``rcl.ssl.rcl``, with their ``RCL_*`` fallbacks.
 
@@ -95,7 +110,7 @@ def connection_argspec() -> ArgumentSpec:
     """
 
     def env(name: str) -> tuple[t.Any, list[str]]:
-        return (env_fallback, [name])
+        return (set_env_fallback, [name])
 
     required_if: list[t.Sequence[t.Any]] = []
     for version, gen in sorted(GENERATIONS.items()):

@@ -65,7 +65,7 @@ options:
   certificates:
     description:
       - The certificates this host holds.
-      - The role M(rcl.ssl.rcl_certificate) builds this list with P(rcl.ssl.certificate_spec#filter) (its C(deploy) key).
+      - The role P(rcl.ssl.rcl_certificate#role) builds this list with P(rcl.ssl.certificate_spec#filter) (its C(deploy) key).
     type: list
     elements: dict
     required: true

@@ -161,7 +161,7 @@ EXAMPLES = r"""
 
 - name: Publish the DNS-01 records (one record set per name, several values for SAN orders)
   community.general.nsupdate:
-    server: ns1.example.com
+    server: 192.0.2.53   # an IP address: nsupdate does not resolve names
     zone: example.com
     record: "{{ item.key }}."
     type: TXT

@@ -96,7 +96,7 @@ EXAMPLES = r"""
 
 - name: Create the DNS-01 records (one record set per name, several values for SAN orders)
   community.general.nsupdate:
-    server: ns1.example.com
+    server: 192.0.2.53   # an IP address: nsupdate does not resolve names
     zone: example.com
     record: "{{ item.key }}."
     type: TXT
@@ -186,38 +186,19 @@ challenge_data:
       description: Always V(dns).
       type: str
     challenges:
-      description: One key, V(dns-01) or V(http-01).
+      description:
+        - One key, the challenge type V(dns-01) or V(http-01), as in M(community.crypto.acme_certificate)'s C(challenge_data).
+          Jinja reaches such a key with brackets only, for example C(item.challenges['dns-01'].record).
+        - For V(dns-01), a dictionary with C(record), the TXT record's FQDN; C(resource), the record name relative to
+          the root domain, as the API gave it; and C(resource_value), the TXT value.
+        - For V(http-01), a dictionary with C(resource), the path below the web root
+          (C(.well-known/acme-challenge/<token>)); and C(resource_value), the body to serve.
       type: dict
-      contains:
+      sample:
         dns-01:
-          description: A TXT record RV(challenge_data[].challenges.dns-01.record) with value RV(challenge_data[].challenges.dns-01.resource_value).
-          returned: for DNS orders
-          type: dict
-          contains:
-            record:
-              description: The record's FQDN.
-              type: str
-              sample: _acme-challenge.www.example.com
-            resource:
-              description: The record name relative to the root domain, as the API gave it.
-              type: str
-              sample: _acme-challenge.www
-            resource_value:
-              description: The TXT value.
-              type: str
-              sample: hW9A7-hOZw1WQxLaxZbZRtrn5r3Tq9ufJ5IYxCODB3w
-        http-01:
-          description: The body RV(challenge_data[].challenges.http-01.resource_value) served at RV(challenge_data[].challenges.http-01.resource).
-          returned: for HTTP orders
-          type: dict
-          contains:
-            resource:
-              description: The path below the web root.
-              type: str
-              sample: .well-known/acme-challenge/evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA
-            resource_value:
-              description: The body to serve.
-              type: str
+          record: _acme-challenge.www.example.com
+          resource: _acme-challenge.www
+          resource_value: hW9A7-hOZw1WQxLaxZbZRtrn5r3Tq9ufJ5IYxCODB3w
 challenge_data_dns:
   description: TXT values per DNS record FQDN. The two values of a SAN order share one record.
   returned: when an order was created

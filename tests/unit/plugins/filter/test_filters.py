@@ -78,7 +78,7 @@ def status(spec: dict[str, Any], files: dict[str, Any], **kw: Any) -> dict[str, 
 
 def test_spec_defaults_wildcard_and_san() -> None:
     specs = certificate_spec([{"name": "*.Example.com"}, {"name": "example.org", "san": True, "challenge_type": "http",
-                                                          "chain_path": "", "pfx_path": "/srv/x.pfx"}],
+                                                          "chain_path": "", "pfx_path": "/srv/x.pfx", "webroot": "/srv/www"}],
                              base_dir="/etc/ssl/rcl", defaults={"mode": "0640", "reload": "nginx"})
     wild, san = specs
     assert wild["safe_name"] == "_wildcard.example.com" and wild["root_domain"] == "example.com"
@@ -133,6 +133,8 @@ def test_spec_www_shop_co_uk() -> None:
     ([{"name": "a.example.com", "privatekey_path": ""}], "privatekey_path"),
     ([{"name": "a.example.com", "certificate_path": "relative.pem"}], "absolute"),
     ([{"name": "a.example.com", "root_domain": "example.org"}], "not within"),
+    ([{"name": "a.example.com", "challenge_type": "http"}], "HTTP-01 needs a web root"),
+    ([{"name": "a.example.com", "challenge_type": "http", "webroot": "srv/www"}], "webroot must be an absolute path"),
 ])
 def test_spec_refuses(entries: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):

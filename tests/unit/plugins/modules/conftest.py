@@ -12,6 +12,7 @@ controller would see it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
 import typing as t
@@ -31,6 +32,42 @@ def api_date(dt: datetime.datetime) -> str:
     return format_api_datetime(dt)
 
 
+@contextlib.contextmanager
+def module_args(args: dict[str, t.Any]) -> t.Iterator[None]:
+    """The arguments ``AnsibleModule`` reads, the way each ansible-core passes them.
+
+    ansible-core 2.19 and later have ``ansible.module_utils.testing.patch_module_args``, which
+    also runs the module outside the controller context; 2.16 to 2.18 read the serialized
+    ``basic._ANSIBLE_ARGS`` (what community.crypto's ``set_module_args`` sets).
+    """
+    from ansible.module_utils.common.parameters import PASS_VARS
+
+    if "inject_invocation" in PASS_VARS:  # ansible-core 2.21+: as with INJECT_INVOCATION=true (and -vvvv)
+        args = dict(args, _ansible_inject_invocation=True)
+    try:
+        from ansible.module_utils.testing import patch_module_args
+    except ImportError:  # ansible-core < 2.19
+        from ansible.module_utils import basic
+        from ansible.module_utils.common.text.converters import to_bytes
+
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+        return
+    from ansible.module_utils import _internal as ansible_internal
+
+    was_controller = getattr(ansible_internal, "is_controller", False)
+    ansible_internal.is_controller = False
+    try:
+        with patch_module_args(args):
+            yield
+    finally:
+        ansible_internal.is_controller = was_controller
+
+
 class ModuleRunner:
     def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
         self.capsys = capsys
@@ -38,30 +75,21 @@ class ModuleRunner:
 
     def __call__(self, main: t.Callable[[], None], args: dict[str, t.Any], check_mode: bool = False,
                  diff: bool = False) -> dict[str, t.Any]:
-        from ansible.module_utils.testing import patch_module_args
-
         from ansible.module_utils.common import warnings as ansible_warnings
-
-        from ansible.module_utils import _internal as ansible_internal
 
         # A module runs in a process of its own; here several share one with controller code
         # (the filter tests): forget earlier warnings, and run as a module, not the controller.
         for name in ("_global_warnings", "_global_deprecations"):
-            getattr(ansible_warnings, name, {}).clear()
-        was_controller = getattr(ansible_internal, "is_controller", False)
-        ansible_internal.is_controller = False
+            getattr(ansible_warnings, name, []).clear()
         args = dict(args)
         if check_mode:
             args["_ansible_check_mode"] = True
         if diff:
             args["_ansible_diff"] = True
         self.capsys.readouterr()
-        try:
-            with patch_module_args(args):
-                with pytest.raises(SystemExit):
-                    main()
-        finally:
-            ansible_internal.is_controller = was_controller
+        with module_args(args):
+            with pytest.raises(SystemExit):
+                main()
         self.last_stdout = self.capsys.readouterr().out
         return json.loads(self.last_stdout)
 

@@ -168,3 +168,18 @@ def test_malformed_api_url_names_the_option(httpserver, run_module, v7_args):
     result = run_module(rcl_order.main, dict(v7_args, certificate_name="www.example.test", api_url="http://[x"))
     assert result["failed"] is True and "api_url" in result["msg"], result["msg"]
     assert "Traceback" not in run_module.last_stdout and len(httpserver.log) == 0
+
+
+def test_connection_from_the_environment_as_awx_injects_it(httpserver, run_module, v7_certificate, monkeypatch):
+    # AWX sets every field of a credential, the empty ones as "": those count as unset.
+    reply = v7_certificate(days_left=80)
+    httpserver.expect_request(v7_path("www.example.test"), method="GET",
+                              headers={"Authorization": "Bearer " + API_KEY}).respond_with_json(reply_body(reply))
+    for name, value in (("RCL_API_VERSION", ""), ("RCL_API_URL", httpserver.url_for("/public")),
+                        ("RCL_SUBSCRIPTION_ID", SUB), ("RCL_API_KEY", API_KEY), ("RCL_CLIENT_ID", ""),
+                        ("RCL_CLIENT_SECRET", ""), ("RCL_TENANT_ID", ""), ("RCL_TOKEN_URL", ""), ("RCL_CA_PATH", "")):
+        monkeypatch.setenv(name, value)
+    result = run_module(rcl_order.main, dict(certificate_name="www.example.test", retries=0))
+    assert result["changed"] is False and result["certificate"]["name"] == "www.example.test", result
+    assert len(httpserver.log) == 1
+    assert API_KEY not in run_module.last_stdout
