@@ -63,13 +63,38 @@ def requirement_files(full: bool) -> list[str]:
     return [os.path.join(ROOT, "tests", "requirements.txt" if full else os.path.join("unit", "requirements.txt"))]
 
 
+def requirement_closure(paths: list[str]) -> list[str]:
+    """The requirement files and every file they include with ``-r``, each once."""
+    found: list[str] = []
+    todo = list(paths)
+    while todo:
+        path = os.path.realpath(todo.pop(0))
+        if path in found:
+            continue
+        found.append(path)
+        with open(path) as f:
+            for line in f:
+                words = line.split("#", 1)[0].split()
+                if len(words) == 2 and words[0] in ("-r", "--requirement"):
+                    todo.append(os.path.join(os.path.dirname(path), words[1]))
+    return found
+
+
+def interpreter_id(python: str) -> str:
+    """Where a Python really is and its exact version: a new build makes a new virtualenv."""
+    out = subprocess.run([python, "-c", "import sys; print(sys.version)"], check=True, capture_output=True, text=True)
+    return os.path.realpath(python) + " " + out.stdout.strip()
+
+
 def ensure_venv(core: str, full: bool) -> str:
     """A virtualenv for ``core``: ansible-core alone, or the whole Ansible release when ``full``."""
     python_version, ansible_major = CORES[core]
     spec = ("ansible==%s.*" % ansible_major) if full else ("ansible-core==%s.*" % core)
     reqs = requirement_files(full)
+    python = pyenv_python(python_version)
     digest = hashlib.sha256(spec.encode())
-    for path in reqs:
+    digest.update(interpreter_id(python).encode())
+    for path in requirement_closure(reqs):
         with open(path, "rb") as f:
             digest.update(f.read())
     venv = os.path.join(cache_dir(), "%s-%s" % ("ansible" if full else "core", core))
@@ -78,7 +103,7 @@ def ensure_venv(core: str, full: bool) -> str:
         return venv
     print("== %s: virtualenv %s with Python %s and %s" % (core, venv, python_version, spec), flush=True)
     shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([pyenv_python(python_version), "-m", "venv", venv], check=True)
+    subprocess.run([python, "-m", "venv", venv], check=True)
     pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run(pip + ["--upgrade", "pip"], check=True)
     args = [spec, "pytest>=7"]
@@ -102,9 +127,17 @@ def venv_env(venv: str, python_version: str) -> dict[str, str]:
     return env
 
 
-def target_python_path(version: str) -> str:
-    """A PATH entry holding ``pythonX.Y`` for ansible-test's target-Python checks."""
-    return os.path.dirname(pyenv_python(version))
+def target_pythons(core: str) -> list[str]:
+    """The target Pythons of ``core`` that pyenv has (the others are reported, not run)."""
+    found = []
+    for version in TARGET_PYTHONS.get(core, ()):
+        try:
+            pyenv_python(version)
+        except SystemExit as exc:
+            print("== ansible-core %s: NOT RUN: compile and import with Python %s: %s" % (core, version, exc), flush=True)
+            continue
+        found.append(version)
+    return found
 
 
 def step_commands(core: str, suite: str, venv: str) -> list[list[str]]:
@@ -112,7 +145,7 @@ def step_commands(core: str, suite: str, venv: str) -> list[list[str]]:
     python = os.path.join(venv, "bin", "python")
     if suite == "sanity":
         commands = [["bash", os.path.join(ROOT, "scripts", "sanity")]]
-        for target in TARGET_PYTHONS.get(core, ()):
+        for target in target_pythons(core):
             commands.append(["bash", os.path.join(ROOT, "scripts", "sanity"), "--test", "compile", "--test", "import",
                              "--python", target])
         return commands
@@ -124,8 +157,8 @@ def step_commands(core: str, suite: str, venv: str) -> list[list[str]]:
 def run_step(core: str, suite: str, venv: str) -> tuple[bool, float]:
     python_version = CORES[core][0]
     env = venv_env(venv, python_version)
-    for target in TARGET_PYTHONS.get(core, ()):
-        env["PATH"] += os.pathsep + target_python_path(target)
+    for target in target_pythons(core) if suite == "sanity" else ():
+        env["PATH"] += os.pathsep + os.path.dirname(pyenv_python(target))
     started = time.monotonic()
     ok = True
     for command in step_commands(core, suite, venv):
@@ -133,6 +166,12 @@ def run_step(core: str, suite: str, venv: str) -> tuple[bool, float]:
         if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:
             ok = False
     return ok, time.monotonic() - started
+
+
+def python_of(venv: str) -> str:
+    out = subprocess.run([os.path.join(venv, "bin", "python"), "-c", "import platform; print(platform.python_version())"],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
 
 
 def core_version(venv: str) -> str:
@@ -174,23 +213,33 @@ def main(argv: list[str] | None = None) -> int:
         plan.extend((core, suite) for suite in suites)
 
     started = time.monotonic()
-    results: list[tuple[str, str, str, bool, float]] = []
+    results: list[tuple[str, str, str, bool | None, float]] = []
     for core in cores:
         steps = [suite for c, suite in plan if c == core]
         if not steps:
             continue
-        venv = ensure_venv(core, full=any(s in SANDBOX_SUITES for s in steps))
-        version = core_version(venv)
+        try:
+            venv = ensure_venv(core, full=any(s in SANDBOX_SUITES for s in steps))
+            version = core_version(venv)
+        except (OSError, subprocess.CalledProcessError, SystemExit) as exc:
+            print("== ansible-core %s: no virtualenv: %s" % (core, exc), flush=True)
+            results.extend((core + " (no virtualenv)", CORES[core][0], suite, False, 0.0) for suite in steps)
+            continue
         for suite in steps:
             ok, seconds = run_step(core, suite, venv)
-            results.append((version, CORES[core][0], suite, ok, seconds))
+            results.append((version, python_of(venv), suite, ok, seconds))
+            if suite == "sanity":
+                missing = [v for v in TARGET_PYTHONS.get(core, ()) if v not in target_pythons(core)]
+                results.extend((version, v, "sanity compile + import (target Python)", None, 0.0) for v in missing)
 
     lines = ["| ansible-core | Python | suite | result | seconds |", "| --- | --- | --- | --- | ---: |"]
-    lines += ["| %s | %s | %s | %s | %.0f |" % (v, py, suite, "passed" if ok else "**FAILED**", secs)
-              for v, py, suite, ok, secs in results]
-    failed = sum(1 for r in results if not r[3])
+    verdicts = {True: "passed", False: "**FAILED**", None: "not run: no such Python in pyenv"}
+    lines += ["| %s | %s | %s | %s | %.0f |" % (v, py, suite, verdicts[ok], secs) for v, py, suite, ok, secs in results]
+    failed = sum(1 for r in results if r[3] is False)
+    not_run = sum(1 for r in results if r[3] is None)
     elapsed = time.monotonic() - started
-    summary = "matrix: %d steps, %d passed, %d failed, %.0f s" % (len(results), len(results) - failed, failed, elapsed)
+    summary = "matrix: %d steps, %d passed, %d failed, %d not run, %.0f s" % (
+        len(results), len(results) - failed - not_run, failed, not_run, elapsed)
     print("\n" + "\n".join(lines) + "\n\n" + summary)
     if args.report:
         with open(args.report, "w") as f:

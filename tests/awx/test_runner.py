@@ -247,6 +247,10 @@ class Awx:
         tmp = os.path.join(job.private_data_dir, "scratch", "tmp")
         assert [n for n in os.listdir(tmp) if n.startswith("rcl_certificate")] == []
         canaries = self.canaries()
+        # The secrets this job was given are canaries long enough to search for (the scanner drops short ones).
+        given = [v for k, v in job.injected.env.items() if k in ("RCL_API_KEY", "RCL_CLIENT_SECRET") and v]
+        given += [self.sb.env["tsig_key_secret"], self.pfx_password]
+        assert given and all(len(v) >= 8 and v in canaries.values() for v in given), "a given secret is no canary"
         scan = scan_tree(job.private_data_dir, job.ident, canaries, {"runner stdout": job.stdout})
         assert scan.hits == {}, scan.hits
         assert scan.job_events > 20

@@ -5,7 +5,7 @@
 """Shared fixtures of the packaging tests: the tarball, built once, and the tools they call.
 
 The tarball is built the way a release is: ``ansible-galaxy collection build`` on the copy of
-the tracked files that ``scripts/collection-tree`` makes.
+the files that ``scripts/collection-tree`` copies (tracked, and untracked ones git does not ignore).
 """
 
 from __future__ import annotations
