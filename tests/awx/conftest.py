@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from awxharness import AWX_PORTS, EXAMPLES, ROOT, load_yaml  # noqa: E402  (also puts emuclient on sys.path)
-from emuclient import Sandbox, running_sandbox  # noqa: E402  (running_sandbox: start + always stop)
+from emuclient import Sandbox, collection_link, running_sandbox  # noqa: E402  (running_sandbox: start + always stop)
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +29,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A directory holding ansible_collections/rcl/ssl -> this checkout (the execution environment's collections)."""
-    base = tmp_path_factory.mktemp("collections")
-    (base / "ansible_collections" / "rcl").mkdir(parents=True)
-    os.symlink(ROOT, str(base / "ansible_collections" / "rcl" / "ssl"))
-    return str(base)
+    return collection_link(str(tmp_path_factory.mktemp("collections")), ROOT)
 
 
 @pytest.fixture(scope="session")

@@ -273,3 +273,11 @@ def running_sandbox(state_dir: str, *args: str) -> Iterator[Sandbox]:
     finally:
         stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def collection_link(base: str, checkout: str) -> str:
+    """``base`` made a collections path holding ansible_collections/rcl/ssl -> ``checkout``; returns ``base``."""
+    parent = os.path.join(base, "ansible_collections", "rcl")
+    os.makedirs(parent, exist_ok=True)
+    os.symlink(checkout, os.path.join(parent, "ssl"))
+    return base
