@@ -18,7 +18,7 @@ description:
     C(_acme-challenge.<apex>)), with the zone, the record name relative to the zone and the DNS provider of the
     certificate.
   - V(wait_for_txt) gives the same records in the shape O(community.dns.wait_for_txt#module:records) takes.
-  - V(http) gives one file per HTTP-01 token.
+  - V(http) gives one file per HTTP-01 token (and per Servertastic validation file, under C(.well-known/pki-validation/)).
   - The zone of an entry is its C(dns_zone), else its C(root_domain), else the registrable domain of its name by
     the Public Suffix List (the name itself for a SAN certificate; needs C(publicsuffixlist) on the controller).
     A record that is not within its zone is an error.
@@ -100,6 +100,12 @@ _value:
       description: The certificate the record or file is for (V(dns), V(http)).
       type: str
       sample: www.shop.co.uk
+    keep_others:
+      description:
+        - Whether the record's TXT set may hold values of others that must stay (V(dns)) - true for a name that is not
+          an C(_acme-challenge) name, such as the base domain Servertastic validates. Add the values to the set and
+          remove only them.
+      type: bool
     identifier:
       description: The name the token validates (V(http)).
       type: str
@@ -176,7 +182,10 @@ def certificate_challenges(results: t.Any, kind: str, specs: t.Any = None) -> li
             fqdn = str(fqdn).rstrip(".").lower()
             record = records.setdefault(fqdn, dict(name=fqdn, values=[], zone=zone, record=_relative(fqdn, zone),
                                                    provider=spec.get("dns_provider") or "nsupdate",
-                                                   certificate_name=name))
+                                                   certificate_name=name,
+                                                   # not an _acme-challenge name (Servertastic's base domain): its
+                                                   # TXT set holds other values (SPF...) that must stay
+                                                   keep_others=not fqdn.startswith("_acme-challenge.")))
             record["values"].extend(str(value) for value in values if str(value) not in record["values"])
     if kind == "http":
         if specs is None:

@@ -25,6 +25,10 @@ description:
   - The root domain, when an entry does not give one, is the registrable domain by the Public Suffix List
     (V(www.shop.co.uk) -> V(shop.co.uk), V(a.b.example.com) -> V(example.com)); for a SAN certificate it is the
     name itself. The DNS zone defaults to the root domain.
+  - C(service) (default V(rcl), the role's C(rcl_certificate_service)) names the ordering system. With
+    V(certifire) the challenge type is not used (the service validates by itself); with V(servertastic) it is
+    V(dns), V(http), V(https) or V(email), and an entry may set its own C(product_code) and C(approver_email).
+    Both order the name itself (no C(san)).
   - Fails when a name is listed twice or two files would be written to the same path.
   - Pure and local - reads no file, makes no request. The role passes each entry's C(deploy) key to
     M(rcl.ssl.rcl_cert_deploy), which checks and deploys the files on the host.
@@ -40,7 +44,7 @@ options:
     default: /etc/ssl/rcl
   defaults:
     description:
-      - Values for the keys an entry leaves out - C(challenge_type), C(san), C(root_domain), C(owner), C(group),
+      - Values for the keys an entry leaves out - C(service), C(challenge_type), C(san), C(root_domain), C(owner), C(group),
         C(mode), C(privatekey_mode), C(backup), C(dns_provider), C(dns_zone), C(webroot), C(reload), C(notify).
       - The file paths are never taken from here.
     type: dict
@@ -87,8 +91,16 @@ _value:
           (the name itself for a SAN certificate).
       type: str
       sample: shop.co.uk
+    service:
+      description: The ordering system - V(rcl), V(certifire) or V(servertastic).
+      type: str
+      sample: rcl
+    service_options:
+      description: The entry's own order options for its service (C(product_code), C(approver_email)).
+      type: dict
     challenge_type:
-      description: V(dns) or V(http).
+      description:
+        - V(dns) or V(http); with Servertastic also V(https) or V(email); V(null) with Certifire.
       type: str
       sample: dns
     san:
@@ -178,6 +190,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.rcl.ssl.plugins.module_utils._api.services import service_unit
 from ansible_collections.rcl.ssl.plugins.module_utils._errors import RclInputError
 from ansible_collections.rcl.ssl.plugins.module_utils._names import (
     check_challenge,
@@ -195,6 +208,30 @@ KINDS = (
     ("privatekey", "privatekey_path", "privkey.pem", True),
     ("pfx", "pfx_path", None, True),
 )
+
+
+#: per-certificate order options of the other services (the rest of their options come from the role's connection)
+SERVICE_ENTRY_OPTIONS = ("product_code", "approver_email")
+
+
+#: DNS providers whose tasks replace a record's whole TXT set (Servertastic's record is the base domain's set)
+_REPLACE_TXT_SET = ("route53", "azure_dns")
+
+
+def _check_base_domain_record(name: str, provider: str, zone: str) -> None:
+    """Servertastic validates by a TXT value on the base domain itself: refuse, before any request (a token costs
+    points), a provider that would replace that set (SPF...) and a zone that does not hold it."""
+    base = name[2:] if name.startswith("*.") else name[4:] if name.startswith("www.") else name
+    if provider in _REPLACE_TXT_SET:
+        raise AnsibleFilterError(
+            "certificate_spec: %s: Servertastic validates by a TXT value on %s itself, whose TXT set often holds other "
+            "values (SPF); the %s tasks replace the whole set. Use the nsupdate or cloudflare provider (they keep the "
+            "other values), a custom one, or challenge_type http or email" % (name, base, provider))
+    if provider != "none" and base != zone and not base.endswith("." + zone):
+        raise AnsibleFilterError(
+            "certificate_spec: %s: Servertastic's TXT record is %s itself, which is not in the DNS zone %s (a zone "
+            "delegated for _acme-challenge names cannot hold it); set dns_zone to the zone of %s" % (name, base, zone,
+                                                                                                 base))
 
 
 def _as_list(value: t.Any) -> list[str]:
@@ -241,19 +278,36 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
     name = ""
     try:
         name = validate_certificate_name(entry["name"])
+        service = str(get("service") or "rcl").strip().lower()
+        unit = service_unit(service)
         san = bool(get("san", False))
-        challenge = check_challenge(name, get("challenge_type") or "dns") or "dns"
+        if unit is None:
+            challenge: str | None = check_challenge(name, get("challenge_type") or "dns") or "dns"
+        else:
+            if san:
+                raise RclInputError("san is RCL SSL's (apex + www. or *.); service=%s orders the name itself" % service)
+            # The service's own challenge types (Certifire validates by itself: none).
+            challenge = unit.check_challenge_type(name, entry.get("challenge_type")
+                                                  or (defaults.get("challenge_type") if unit.challenge_types else None))
         root = root_domain_for(name, get("root_domain") or None, san)
-        wanted = wanted_names(name, challenge, san)
+        wanted = wanted_names(name, challenge or "dns", san) if unit is None else [name]
         safe = safe_dir_name(name)
         zone = str(get("dns_zone") or root).strip().rstrip(".").lower()  # may be a delegated _acme-challenge zone
     except RclInputError as exc:
         raise AnsibleFilterError("certificate_spec: %s%s" % (name + ": " if name else "", exc.msg)) from None
+    if unit is not None and unit.service == "servertastic" and challenge == "dns":
+        _check_base_domain_record(name, str(get("dns_provider", "nsupdate")), zone)
     webroot = str(get("webroot") or "")
-    if challenge == "http" and not webroot:
+    if challenge in ("http", "https") and not webroot:
         # Checked here, before any request: an order started without a place for its token wastes quota.
-        raise AnsibleFilterError("certificate_spec: %s: HTTP-01 needs a web root; set rcl_certificate_webroot or the "
-                                 "entry's webroot" % name)
+        raise AnsibleFilterError("certificate_spec: %s: %s needs a web root; set rcl_certificate_webroot or the "
+                                 "entry's webroot" % (name, "HTTP-01" if unit is None else "the file challenge"))
+    service_options = {}
+    for key in SERVICE_ENTRY_OPTIONS:
+        if entry.get(key) not in (None, ""):
+            if unit is None or key not in unit.option_names:
+                raise AnsibleFilterError("certificate_spec: %s: %s is not used by service=%s" % (name, key, service))
+            service_options[key] = entry[key]
     if webroot and not os.path.isabs(webroot):
         raise AnsibleFilterError("certificate_spec: %s: webroot must be an absolute path, not %r" % (name, webroot))
     directory = os.path.join(base_dir, safe)
@@ -276,6 +330,8 @@ def _one(entry: t.Any, base_dir: str, defaults: dict[str, t.Any]) -> dict[str, t
                                  "deploys the key" % name)
     return dict(
         name=name,
+        service=service,
+        service_options=service_options,
         directories=_directories(files, base_dir),
         safe_name=safe,
         directory=directory,

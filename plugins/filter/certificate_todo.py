@@ -70,11 +70,22 @@ _value:
           description: Its root domain.
           type: str
         challenge_type:
-          description: V(dns) or V(http).
+          description: V(dns) or V(http) (Servertastic also V(https), V(email); V(null) with Certifire).
           type: str
         san:
           description: Whether it is a SAN certificate.
           type: bool
+        service:
+          description: The ordering system of the name (V(rcl), V(certifire), V(servertastic)).
+          type: str
+        product_code:
+          description: The entry's own Servertastic product, when it sets one.
+          type: str
+          returned: when set
+        approver_email:
+          description: The entry's own Servertastic approver, when it sets one.
+          type: str
+          returned: when set
         pfx:
           description: Whether any host that needs it deploys a PFX file for it.
           type: bool
@@ -92,7 +103,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-_SAME = ("root_domain", "challenge_type", "san")
+_SAME = ("service", "service_options", "root_domain", "challenge_type", "san")
 
 
 def _get(variables: t.Any, name: str) -> t.Any:
@@ -136,7 +147,9 @@ def certificate_todo(hosts: t.Any, hostvars: t.Any, specs_var: str = "__rcl_cert
             needed_by.setdefault(name, []).append(str(host))
     return dict(
         obtain=[dict(name=name, root_domain=spec.get("root_domain"), challenge_type=spec.get("challenge_type"),
-                     san=bool(spec.get("san")), pfx=pfx[name]) for name, spec in found.items()],
+                     san=bool(spec.get("san")), pfx=pfx[name], service=spec.get("service") or "rcl",
+                     **(spec.get("service_options") or {}))
+                for name, spec in found.items()],
         specs=list(found.values()),
         hosts=needed_by,
     )

@@ -13,6 +13,7 @@ as soon as it is fetched. An error reply that echoes one is then masked.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import typing as t
@@ -98,6 +99,41 @@ class ApiKeyAuth(Auth):
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": "Bearer %s" % self._api_key}
+
+
+class BasicAuth(Auth):
+    """HTTP Basic (Certifire): user name and password, never shown.
+
+    Each part is checked like an API key (no control characters, latin-1); a user name cannot hold ``:``.
+    The encoded header value goes to ``on_secret``: it is the password in a thin disguise.
+    """
+
+    def __init__(self, username: str, password: str, *, on_secret: t.Callable[[str], None] | None = None) -> None:
+        if not username or not password:
+            raise RclInputError("api_username and api_password are both required")
+        for option, value in (("api_username", username), ("api_password", password)):
+            if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+                raise RclInputError("%s contains a control character (such as a line break, NUL or escape)" % option)
+        if ":" in username:
+            raise RclInputError("api_username cannot contain ':' (HTTP Basic separates it from the password with one)")
+        token = base64.b64encode(("%s:%s" % (username, password)).encode("utf-8")).decode("ascii")
+        self._value = "Basic %s" % token
+        if on_secret is not None:
+            on_secret(password)
+            on_secret(token)
+
+    def __repr__(self) -> str:
+        return "BasicAuth(<redacted>)"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self._value}
+
+
+class NoAuth(Auth):
+    """No header: the credentials travel as parameters (Servertastic's api_key and order_token)."""
+
+    def headers(self) -> dict[str, str]:
+        return {}
 
 
 class ClientCredentialsAuth(Auth):

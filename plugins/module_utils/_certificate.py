@@ -50,16 +50,20 @@ __all__ = [
     "cert_names",
     "check_bundle",
     "covers_names",
+    "fingerprint_sha256",
     "is_self_signed",
     "key_matches",
     "load_certificates_pem",
     "load_pem_bundle",
     "load_pkcs12",
     "load_private_key_pem",
+    "make_csr",
     "make_pkcs12",
+    "new_private_key",
     "not_after",
     "not_before",
     "order_chain",
+    "private_key_pem",
     "signed_by",
 ]
 
@@ -585,3 +589,31 @@ def cert_metadata(cert: x509.Certificate, now: datetime.datetime | None = None) 
         "fingerprint_sha256": _colon_hex(_fingerprint(cert)),
         "days_remaining": (end - _utc(now)) // datetime.timedelta(days=1),
     }
+
+
+def fingerprint_sha256(cert: x509.Certificate) -> str:
+    """Lower-case hex SHA-256 of the DER certificate, without separators."""
+    return _fingerprint(cert).hex()
+
+
+def new_private_key(key_type: str = "rsa2048") -> PrivateKeyTypes:
+    """A fresh private key for a CSR made here (``rsa2048``, ``rsa3072``, ``rsa4096``, ``ec256``, ``ec384``)."""
+    if key_type.startswith("rsa") and key_type[3:] in ("2048", "3072", "4096"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[3:]))
+    curves = {"ec256": ec.SECP256R1, "ec384": ec.SECP384R1}
+    if key_type in curves:
+        return ec.generate_private_key(curves[key_type]())
+    raise RclInputError("key_type must be one of rsa2048, rsa3072, rsa4096, ec256, ec384, not %r" % key_type[:20])
+
+
+def private_key_pem(key: PrivateKeyTypes) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def make_csr(key: PrivateKeyTypes, names: t.Sequence[str]) -> bytes:
+    """A PEM CSR for ``names`` (the first is the common name; all are DNS SANs), signed with SHA-256."""
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+    builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)  # type: ignore[arg-type]

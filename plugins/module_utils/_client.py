@@ -50,6 +50,8 @@ __all__ = [
     "RclClient",
     "build_client",
     "insecure_settings",
+    "make_transport",
+    "order_due",
     "same_order",
 ]
 
@@ -85,15 +87,21 @@ def build_client(
     api_url = validate_url(api_url, "api_url")
     gen.check_connection(options)
     sink = on_secret or ignore_secret
-    transport = HttpTransport(
+    transport = make_transport(validate_certs, ca_path, timeout, retries, sink)
+    auth = gen.make_auth(transport, options, sink)
+    return RclClient(gen(transport, auth, api_url, subscription_id, on_secret=sink))
+
+
+def make_transport(validate_certs: bool | None, ca_path: str | None, timeout: float | None, retries: int | None,
+                   on_secret: t.Callable[[str], None]) -> HttpTransport:
+    """The transport of a module's connection options (None: the option's default); every service uses one."""
+    return HttpTransport(
         timeout=30.0 if timeout is None else timeout,
         validate_certs=True if validate_certs is None else bool(validate_certs),
         ca_path=ca_path,
         retries=3 if retries is None else retries,
-        on_secret=sink,
+        on_secret=on_secret,
     )
-    auth = gen.make_auth(transport, options, sink)
-    return RclClient(gen(transport, auth, api_url, subscription_id, on_secret=sink))
 
 
 def insecure_settings(api_url: str | None, token_url: str | None, validate_certs: bool | None) -> list[str]:
@@ -106,6 +114,21 @@ def insecure_settings(api_url: str | None, token_url: str | None, validate_certs
         found.append("validate_certs=false: the API's TLS certificate is not checked, so anyone on the path "
                      "can read the credentials")
     return found
+
+
+def order_due(cert: Certificate | None, remaining_days: int, force: bool, now: datetime,
+              missing: str = "no certificate in the subscription") -> tuple[bool, str]:
+    """Whether a new order is due, and why. Pure: makes no request."""
+    if force:
+        return True, "forced"
+    if cert is None:
+        return True, missing
+    if cert.expiry_date is None:
+        return True, "the certificate has no expiry date"
+    days = days_remaining(cert.expiry_date, now)
+    if days < remaining_days:
+        return True, "expires in %d days (threshold %d)" % (days, remaining_days)
+    return False, "valid for %d more days" % days
 
 
 @dataclass
@@ -214,16 +237,7 @@ class RclClient:
         self, cert: Certificate | None, remaining_days: int, force: bool, now: datetime | None = None
     ) -> tuple[bool, str]:
         """Whether a new order is due, and why. Pure: makes no request."""
-        if force:
-            return True, "forced"
-        if cert is None:
-            return True, "no certificate in the subscription"
-        if cert.expiry_date is None:
-            return True, "the certificate has no expiry date"
-        days = days_remaining(cert.expiry_date, now or self._clock())
-        if days < remaining_days:
-            return True, "expires in %d days (threshold %d)" % (days, remaining_days)
-        return False, "valid for %d more days" % days
+        return order_due(cert, remaining_days, force, now or self._clock())
 
     # -- use cases ------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from ansible_collections.rcl.ssl.plugins.module_utils._files import (
 if t.TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.rcl.ssl.plugins.module_utils._client import RclClient
 
-__all__ = ["PATH_OPTIONS", "Targets", "check_targets", "deploy_certificate"]
+__all__ = ["PATH_OPTIONS", "Targets", "check_targets", "deploy_bundle", "deploy_certificate"]
 
 PATH_OPTIONS = ("certificate_path", "chain_path", "fullchain_path", "privatekey_path", "pfx_path")
 
@@ -80,14 +80,15 @@ def same_material(a: _certificate.CertificateBundle, b: _certificate.Certificate
 
 def pfx_content(
     bundle: _certificate.CertificateBundle,
-    service_pfx: bytes,
+    service_pfx: bytes | None,
     service_password: str | None,
     wanted_password: str | None,
     existing: bytes | None,
     friendly_name: str,
 ) -> bytes:
     """The PFX to write: the existing file when it already holds this material under the wanted password,
-    else the service's PKCS#12 as it is, or one re-encrypted with ``wanted_password``."""
+    else the service's PKCS#12 as it is, or one re-encrypted with ``wanted_password``. A service that makes
+    no PKCS#12 (``service_pfx`` None) gets one made here, under ``wanted_password``."""
     password = wanted_password if wanted_password is not None else service_password
     if existing is not None:
         try:
@@ -95,14 +96,14 @@ def pfx_content(
                 return existing
         except RclCertificateError:
             pass  # unreadable or another password: replace it
-    if wanted_password is None:
+    if wanted_password is None and service_pfx is not None:
         return service_pfx
     return _certificate.make_pkcs12(bundle, wanted_password, friendly_name)
 
 
 def file_specs(
     bundle: _certificate.CertificateBundle,
-    service_pfx: bytes,
+    service_pfx: bytes | None,
     service_password: str | None,
     targets: Targets,
     friendly_name: str,
@@ -221,6 +222,23 @@ def deploy_certificate(
     pfx, password = client.fetch_pfx(cert, source=source)
     bundle = _certificate.load_pkcs12(pfx, password)
     _certificate.check_bundle(bundle, name)
+    return deploy_bundle(cert, bundle, pfx, password, name, targets, check_mode, diff, return_content,
+                         return_private_key)
+
+
+def deploy_bundle(
+    cert: t.Any,
+    bundle: _certificate.CertificateBundle,
+    pfx: bytes | None,
+    password: str | None,
+    name: str,
+    targets: Targets,
+    check_mode: bool,
+    diff: bool,
+    return_content: bool = False,
+    return_private_key: bool = False,
+) -> dict[str, t.Any]:
+    """Write checked material as one set of files; the module's result."""
     before = deployed_metadata(targets)
     outcome = apply_files(file_specs(bundle, pfx, password, targets, name), check_mode=check_mode,
                           follow=targets.follow)

@@ -44,6 +44,7 @@ import json as _json
 import math
 import os
 import random
+import re
 import signal
 import threading
 import time
@@ -336,6 +337,16 @@ def _read_error_body(response: t.Any, deadline: float, timer: t.Callable[[], flo
         _discard(response)  # not a requests response after all: its body stays as it is
 
 
+# Credentials some services take as request parameters (Servertastic: the reseller key and the order token).
+SECRET_PARAMS = ("api_key", "order_token")
+_SECRET_PARAM_RE = re.compile(r"(?i)((?:^|[?&;\s/'\"(])(?:%s)=)[^&\s'\")]*" % "|".join(SECRET_PARAMS))
+
+
+def redact_secret_params(text: str) -> str:
+    """``...?api_key=K&x=1`` -> ``...?api_key=<redacted>&x=1``, wherever such a parameter appears in ``text``."""
+    return _SECRET_PARAM_RE.sub(r"\1<redacted>", text) if text else text
+
+
 class HttpTransport:
     """A ``requests`` session that retries what is safe to retry, within a time budget.
 
@@ -383,10 +394,11 @@ class HttpTransport:
 
     @staticmethod
     def display_url(url: str, params: t.Mapping[str, t.Any] | None = None, redact: bool = False) -> str:
-        """The URL as it may appear in messages: secret links keep only scheme and host."""
+        """The URL as it may appear in messages: secret links keep only scheme and host; credentials sent as
+        parameters (``SECRET_PARAMS``) keep only their name."""
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
-        return redact_url(url, keep_query=not redact, hide_path=redact)
+        return redact_secret_params(redact_url(url, keep_query=not redact, hide_path=redact))
 
     def _backoff(self, attempt: int, response: t.Any) -> float:
         """Wait before retry number ``attempt`` (1-based): ``Retry-After`` if given, else exponential + jitter."""
@@ -603,6 +615,7 @@ class HttpTransport:
     @staticmethod
     def _scrub(text: str, url: str, shown: str) -> str:
         """Replace the real URL (and its path) in a library message by the displayable one."""
+        text = redact_secret_params(text)  # urllib3 quotes the path with its query string
         if url and url != shown:
             text = text.replace(url, shown)
             path = url.split("://", 1)[-1].partition("/")[2]
@@ -612,7 +625,7 @@ class HttpTransport:
 
     def _status_error(self, response: t.Any, url: str, shown: str, redact: bool) -> RclApiError:
         status = response.status_code
-        body = response.text or ""
+        body = redact_secret_params(response.text or "")  # a page that echoes the request's credentials
         if redact:
             body = self._scrub(body, url, shown)
         cls: type[RclApiError] = RclApiError

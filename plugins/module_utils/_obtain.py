@@ -45,12 +45,16 @@ from ansible_collections.rcl.ssl.plugins.module_utils._errors import (
     RclFileError,
     RclInputError,
     RclResponseError,
+    RclTimeoutError,
 )
 from ansible_collections.rcl.ssl.plugins.module_utils._names import safe_dir_name, validate_certificate_name, wanted_names
+from ansible_collections.rcl.ssl.plugins.module_utils._services import order_result as service_order_result
 from ansible_collections.rcl.ssl.plugins.module_utils._time import parse_api_datetime
 
 if t.TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.rcl.ssl.plugins.module_utils._api.service import ServiceRequest
     from ansible_collections.rcl.ssl.plugins.module_utils._client import RclClient
+    from ansible_collections.rcl.ssl.plugins.module_utils._services import ServiceClient  # noqa: F811
 
 __all__ = [
     "ENTRY_KEYS",
@@ -65,11 +69,13 @@ __all__ = [
     "material_files",
     "order_step",
     "previous_result",
+    "service_finish_step",
+    "service_order_step",
     "write_material",
 ]
 
 #: the keys an entry of ``certificates`` may have
-ENTRY_KEYS = ("name", "root_domain", "challenge_type", "san", "pfx")
+ENTRY_KEYS = ("name", "root_domain", "challenge_type", "san", "pfx", "service")
 #: kind of file (as rcl_cert_deploy names them) -> its name in a name's material directory
 MATERIAL_FILES = {"certificate": "cert.pem", "chain": "chain.pem", "fullchain": "fullchain.pem",
                   "privatekey": "privkey.pem", "pfx": "cert.pfx"}
@@ -155,6 +161,8 @@ def _certificate_entries(client: RclClient, value: t.Any, email: str | None) -> 
                                 % (where, ", ".join(unknown), ", ".join(ENTRY_KEYS)))
         if entry.get("name") is None:
             raise RclInputError("%s has no name" % where)
+        if entry.get("service") not in (None, "", "rcl"):
+            raise RclInputError("%s is for service=%s, and this run is for service=rcl" % (where, entry["service"]))
         try:
             req = client.order_request(entry["name"], _text(entry.get("root_domain"), "root_domain"),
                                        entry.get("challenge_type"), _flag(entry.get("san"), "san"), email)
@@ -250,7 +258,7 @@ def _order_entries(client: RclClient, value: t.Any, email: str | None, pfx_passw
 
 def material_files(
     bundle: _certificate.CertificateBundle,
-    service_pfx: bytes,
+    service_pfx: bytes | None,
     service_password: str | None,
     name: str,
     want_pfx: bool,
@@ -348,7 +356,7 @@ def _material_of(client: RclClient, cert: Certificate, name: str, want_pfx: bool
     return bundle, material_files(bundle, pfx, password, name, want_pfx, pfx_password)
 
 
-def _failed(exc: RclError, name: str, client: RclClient, **done: list[str]) -> RclError:
+def _failed(exc: RclError, name: str, client: RclClient | ServiceClient, **done: list[str]) -> RclError:
     """The error of one name, with what was done before it (names only) and the requests made."""
     exc.msg = "%s: %s" % (name, exc.msg)
     exc.details.setdefault("certificate_name", name)
@@ -471,12 +479,181 @@ def finish_step(
                     raise RclResponseError("The order is valid but the subscription has no certificate %s" % name,
                                            certificate_name=name)
                 bundle, files = _material_of(client, cert, name, item.pfx, pfx_password)
-                result["certificate"] = certificate_facts(cert, bundle)
-                if not check_mode:
-                    write_material(directory, name, files)
-                    written.append(name)
-                result["material"] = True
+                _take(result, certificate_facts(cert, bundle), directory, name, files, check_mode, written)
         except RclError as exc:
             raise _failed(exc, name, client, material_written=written) from None
         results.append(result)
     return dict(changed=any(r["changed"] for r in results), certificates=results, requests=client.request_count)
+
+
+def _take(result: dict[str, t.Any], facts: dict[str, t.Any], directory: str, name: str, files: dict[str, bytes],
+          check_mode: bool, written: list[str]) -> None:
+    """A finished name's material into its directory (not in check mode), and into its result."""
+    result["certificate"] = facts
+    if not check_mode:
+        write_material(directory, name, files)
+        written.append(name)
+    result["material"] = True
+
+
+# ---------------------------------------------------------------------------
+# The other ordering systems (service other than rcl): the same two steps on a service unit
+
+#: the keys an entry of ``certificates`` may have with another service (root_domain only names the DNS zone)
+SERVICE_ENTRY_KEYS = ("name", "root_domain", "challenge_type", "san", "pfx", "service", "product_code",
+                      "approver_email")
+#: the entry keys that override the run's order options for that name
+_ENTRY_OPTIONS = ("product_code", "approver_email")
+
+
+def _service_entries(client: ServiceClient, value: t.Any, options: t.Mapping[str, t.Any],
+                     ordering: bool) -> list[tuple[ServiceRequest, bool, dict[str, t.Any]]]:
+    if not isinstance(value, list):
+        raise RclInputError("certificates must be a list of dictionaries")
+    entries: list[tuple[ServiceRequest, bool, dict[str, t.Any]]] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(value):
+        where = "%s[%d]" % ("certificates" if ordering else "orders", index)
+        if not isinstance(entry, dict):
+            raise RclInputError("%s must be a dictionary" % where)
+        if ordering:
+            unknown = sorted(str(key)[:40] for key in entry if key not in SERVICE_ENTRY_KEYS)
+            if unknown:
+                raise RclInputError("%s has unknown keys %s; allowed: %s"
+                                    % (where, ", ".join(unknown), ", ".join(SERVICE_ENTRY_KEYS)))
+        elif not _flag(entry.get("ordered"), "%s.ordered" % where):
+            continue
+        if entry.get("service") not in (None, "", client.service):
+            raise RclInputError("%s is for service=%s, and this run is for service=%s"
+                                % (where, entry["service"], client.service))
+        try:
+            if _flag(entry.get("san"), "san") if ordering else False:
+                raise RclInputError("san is RCL SSL's (apex + www. or *.); service=%s orders the name itself"
+                                    % client.service)
+            ctype = entry.get("challenge_type")
+            if client.unit.challenge_types == ():
+                ctype = None  # the service validates by itself; the role's default challenge type is not for it
+            own = dict(options)
+            own.update({key: entry[key] for key in _ENTRY_OPTIONS if ordering and entry.get(key) not in (None, "")})
+            req = client.request(entry.get("name"), ctype, own, ordering=ordering)
+            pfx = _flag(entry.get("pfx"), "%s.pfx" % where)
+            safe_dir_name(req.certificate_name)
+        except RclInputError as exc:
+            raise RclInputError("%s: %s" % (where, exc.msg), **exc.details) from None
+        if req.certificate_name in seen:
+            raise RclInputError("%s: the name %s is listed twice; one entry per name" % (where, req.certificate_name))
+        seen.add(req.certificate_name)
+        entries.append((req, pfx, entry))
+    return entries
+
+
+def _service_material(bundle: _certificate.CertificateBundle, name: str, want_pfx: bool,
+                      pfx_password: str | None) -> dict[str, bytes]:
+    _certificate.check_bundle(bundle, name)
+    return material_files(bundle, None, None, name, want_pfx, pfx_password)
+
+
+def service_order_step(
+    client: ServiceClient,
+    certificates: t.Any,
+    material_dir: t.Any,
+    options: t.Mapping[str, t.Any],
+    remaining_days: int = 30,
+    force: bool = False,
+    pfx_password: str | None = None,
+    check_mode: bool = False,
+) -> dict[str, t.Any]:
+    """Step ``order`` with another service: per name the service's view (an unfinished order is resumed), then
+    the material of what is good or an order of what is due; every entry checked before the first request."""
+    entries = _service_entries(client, certificates, options, ordering=True)
+    directory = check_material_dir(material_dir)
+    results: list[dict[str, t.Any]] = []
+    ordered: list[str] = []
+    written: list[str] = []
+    due_list: list[tuple[ServiceRequest, dict[str, t.Any], Certificate | None, bool]] = []
+    materials: list[tuple[str, dict[str, bytes]]] = []
+    for req, pfx, entry in entries:
+        name = req.certificate_name
+        try:
+            order_now, due, reason, cert = client.decide(req, remaining_days, force)
+            result: dict[str, t.Any] = dict(
+                name=name, service=client.service, ordered=order_now, reason=reason, material=False, pfx=pfx,
+                order_uri=None, root_domain=_text(entry.get("root_domain"), "root_domain"),
+                challenge_type=req.challenge_type, challenge_data=[], challenge_data_dns={}, previous=None,
+                certificate=cert.metadata() if cert is not None else None, resumed=False,
+            )
+            if not order_now:
+                cert, bundle = client.material(req)
+                materials.append((name, _service_material(bundle, name, pfx, pfx_password)))
+                result.update(material=True, certificate=certificate_facts(cert, bundle))
+            else:
+                due_list.append((req, result, cert, due))
+        except RclError as exc:
+            raise _failed(exc, name, client, ordered=ordered, material_written=written) from None
+        results.append(result)
+    for name, files in materials:
+        if not check_mode:
+            write_material(directory, name, files)
+            written.append(name)
+    for req, result, cert, due in due_list:
+        if check_mode:
+            continue
+        try:
+            order = client.start(req, cert, force, due)
+        except RclError as exc:
+            raise _failed(exc, req.certificate_name, client, ordered=ordered, material_written=written) from None
+        ordered.append(req.certificate_name)
+        result.update(service_order_result(order))
+    return dict(changed=any(r["ordered"] for r in results), certificates=results, requests=client.request_count)
+
+
+def service_finish_step(
+    client: ServiceClient,
+    orders: t.Any,
+    material_dir: t.Any,
+    options: t.Mapping[str, t.Any],
+    pfx_password: str | None = None,
+    wait_timeout: t.Any = 300,
+    check_mode: bool = False,
+) -> dict[str, t.Any]:
+    """Step ``finish`` with another service: wait (one deadline for the step) for each order's certificate and
+    write its material.
+
+    An order that is not issued when the deadline comes (an e-mail approval, a CA's moderation) does not stop the
+    others: it is reported in ``pending`` (and warned about) with ``status`` as the service says, its name gets no
+    material, and the next run resumes it (Servertastic) or posts it again (Certifire)."""
+    client.unit.check_wait_timeout(wait_timeout)
+    entries = _service_entries(client, orders, options, ordering=False)
+    directory = check_material_dir(material_dir)
+    results: list[dict[str, t.Any]] = []
+    written: list[str] = []
+    waiter = client.waiter(float(wait_timeout), POLL_INTERVAL)
+    pending: list[str] = []
+    for req, pfx, entry in entries:
+        name = req.certificate_name
+        order_uri = entry.get("order_uri")
+        if check_mode and not order_uri:
+            results.append(dict(name=name, changed=True, status="pending", material=False, certificate=None))
+            continue
+        try:
+            try:
+                done = client.finalize(_text(order_uri, "order_uri") or "", req, True, float(wait_timeout),
+                                       check_mode, waiter=waiter)
+            except RclTimeoutError as exc:
+                client.unit.warnings.append("%s: %s" % (name, exc.msg))
+                pending.append(name)
+                results.append(dict(name=name, changed=False, status=str(exc.details.get("service_status") or
+                                                                          "pending"), material=False,
+                                    certificate=None, msg=exc.msg))
+                continue
+            result: dict[str, t.Any] = dict(name=name, changed=done.changed, status=done.order.status,
+                                            material=False, certificate=None)
+            if done.bundle is not None and done.certificate is not None:
+                files = _service_material(done.bundle, name, pfx, pfx_password)
+                _take(result, certificate_facts(done.certificate, done.bundle), directory, name, files, check_mode,
+                      written)
+        except RclError as exc:
+            raise _failed(exc, name, client, material_written=written) from None
+        results.append(result)
+    return dict(changed=any(r["changed"] for r in results), certificates=results, requests=client.request_count,
+                pending=pending)

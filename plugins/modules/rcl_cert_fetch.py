@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rcl_cert_fetch
-short_description: Write an RCL SSL certificate, chain, key and PFX to files, atomically and only when changed
+short_description: Write a certificate, chain, key and PFX to files, atomically and only when changed
 version_added: 0.1.0
 description:
   - Reads the certificate from the RCL SSL API and writes any of the leaf, the intermediates, the full chain,
@@ -19,10 +19,16 @@ description:
     set before content lands, then renamed into place. A failure before the renames leaves every file as it was.
     Only files whose content or attributes differ are touched.
   - Requests made - one certificate read; with O(source=download) one more download.
+  - With O(service=certifire), takes the newest valid certificate that covers O(certificate_name) with its key
+    (Certifire keeps the key; one request) and checks Certifire's fingerprint too. With O(service=servertastic),
+    takes the leaf and CA certificates from the review of the name's last issued order and the key from the state
+    file (the key never left the controller; one request). O(source) does not apply; a PFX is made here, encrypted
+    with O(pfx_password) (without it, unencrypted).
 author:
   - rcl.ssl maintainers (@rcl-ssl)
 extends_documentation_fragment:
   - rcl.ssl.rcl
+  - rcl.ssl.rcl.SERVICES
   - rcl.ssl.rcl.ATTRIBUTES
 attributes:
   check_mode:
@@ -137,6 +143,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+service:
+  description: The ordering system, when it is not RCL SSL.
+  returned: with O(service=certifire) or O(service=servertastic)
+  type: str
 certificate:
   description: Metadata of the fetched certificate, with the PEM facts (serial, SANs, issuer, validity, fingerprint).
   returned: success
@@ -174,11 +184,22 @@ content:
 """
 
 from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule
-from ansible_collections.rcl.ssl.plugins.module_utils._deploy import Targets, deploy_certificate
+from ansible_collections.rcl.ssl.plugins.module_utils._deploy import Targets, check_targets, deploy_bundle, deploy_certificate
 
 
 def run(m: RclModule) -> dict:
     p = m.params
+    if m.service != "rcl":
+        c = m.service_client
+        c.refuse_rcl_options(source=p["source"] if p["source"] != "pfx" else None)
+        req = c.request(p["certificate_name"], None, m.service_options, ordering=False)
+        targets = Targets.from_params(p)
+        check_targets(targets, p["return_content"])
+        cert, bundle = c.material(req)
+        result = deploy_bundle(cert, bundle, None, None, req.certificate_name, targets, m.check_mode, m.diff,
+                               p["return_content"], p["return_private_key"])
+        result["service"] = c.service
+        return result
     return deploy_certificate(m.client, p["certificate_name"], Targets.from_params(p), p["source"], m.check_mode,
                               m.diff, p["return_content"], p["return_private_key"])
 

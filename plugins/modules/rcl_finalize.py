@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rcl_finalize
-short_description: Validate an RCL SSL order and issue its certificate, with a bounded wait
+short_description: Validate an order (RCL SSL, Certifire, Servertastic) and wait for its certificate, bounded
 version_added: 0.1.0
 description:
   - Turns an order started by M(rcl.ssl.rcl_order) into a certificate, once its DNS records or HTTP
@@ -22,12 +22,21 @@ description:
   - Requests made - V6 one order read, one validate, one read per poll, one finalize and one certificate read;
     V7 one certificate read and one finalize; V8 one certificate read, one schedule and one read per poll.
     Already finalized - one or two reads, nothing else.
+  - With O(service=certifire), polls the order until the service has stored a new certificate and reads it (the
+    service validated by itself). Certifire has no failure status, so only O(wait_timeout) ends a wait for an order
+    its worker gave up on; an ACME order that became V(invalid) fails at once. Requests - one per poll, one
+    certificate read.
+  - With O(service=servertastic), reads the order's review, asks the CA to check the published DNS record or file
+    now (C(pollauth); not for e-mail approval), and polls the review until the order is C(Completed). An order that
+    is still waiting when O(wait_timeout) ends stays in the state file, and the next run resumes it without a new
+    token. Requests - one review, one C(pollauth), one review per poll.
 author:
   - rcl.ssl maintainers (@rcl-ssl)
 requirements:
   - publicsuffixlist >= 1.0 (to derive the root domain from the Public Suffix List)
 extends_documentation_fragment:
   - rcl.ssl.rcl
+  - rcl.ssl.rcl.SERVICES
   - rcl.ssl.rcl.ATTRIBUTES
 attributes:
   check_mode:
@@ -44,7 +53,7 @@ options:
     type: str
     required: true
   order_uri:
-    description: The order URL returned by M(rcl.ssl.rcl_order).
+    description: The order URL returned by M(rcl.ssl.rcl_order) (with the other services, its RV(rcl.ssl.rcl_order#module:order_uri)).
     type: str
     required: true
   root_domain:
@@ -54,9 +63,11 @@ options:
         (V(shop.co.uk) for V(www.shop.co.uk)).
     type: str
   challenge_type:
-    description: The order's challenge type. Needed by V6 and V8, checked before any request.
+    description:
+      - The order's challenge type. Needed by V6 and V8, checked before any request.
+      - Servertastic also knows V(https) and V(email); Certifire takes none.
     type: str
-    choices: [dns, http]
+    choices: [dns, http, https, email]
   email:
     description: Contact address sent with the V6 finalization and the V8 schedule.
     type: str
@@ -116,14 +127,30 @@ EXAMPLES = r"""
       country_name: TT
       organization: Example Ltd
   delegate_to: localhost
+
+- name: Wait up to an hour for a Servertastic order (an e-mail approval may take longer; a later run resumes it)
+  rcl.ssl.rcl_finalize:
+    service: servertastic
+    api_key: "{{ vault_servertastic_reseller_key }}"
+    certificate_name: www.example.com
+    order_uri: "{{ servertastic_order.order_uri }}"
+    wait_timeout: 3600
+  delegate_to: localhost
 """
 
 RETURN = r"""
 status:
-  description: The order's status at the end, V(valid) once issued.
+  description:
+    - The order's status at the end, V(valid) once issued.
+    - With the other services, V(pending) (waits for the caller or a person), V(processing) (the service works or a
+      CA moderates), V(valid) or V(invalid).
   returned: always
   type: str
   sample: valid
+service:
+  description: The ordering system, when it is not RCL SSL.
+  returned: with O(service=certifire) or O(service=servertastic)
+  type: str
 order:
   description: The order, as far as the API version shows it.
   returned: when known
@@ -142,11 +169,22 @@ from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule, 
 
 def run(m: RclModule) -> dict:
     p = m.params
+    if m.service != "rcl":
+        c = m.service_client
+        c.refuse_rcl_options(root_domain=p["root_domain"], email=p["email"], pfx_password=p["pfx_password"],
+                             csr_info=p["csr_info"])
+        req = c.request(p["certificate_name"], p["challenge_type"], m.service_options, ordering=False)
+        done = c.finalize(p["order_uri"], req, p["wait"], p["wait_timeout"], m.check_mode)
+        result: dict = dict(changed=done.changed, status=done.order.status, order=done.order.to_result(),
+                            service=c.service)
+        if done.certificate is not None:
+            result["certificate"] = certificate_result(done.certificate, bundle=done.bundle)
+        return result
     request = m.client.finalize_request(
         p["certificate_name"], p["order_uri"], root_domain=p["root_domain"], challenge_type=p["challenge_type"],
         email=p["email"], pfx_password=p["pfx_password"], csr_info=p["csr_info"], wait_timeout=p["wait_timeout"])
     outcome = m.client.finalize(request, wait=p["wait"], wait_timeout=p["wait_timeout"], check_mode=m.check_mode)
-    result: dict = dict(changed=outcome.changed, status=outcome.status)
+    result = dict(changed=outcome.changed, status=outcome.status)
     if outcome.order is not None:
         result["order"] = outcome.order.to_result()
     if outcome.certificate is not None:
@@ -159,7 +197,7 @@ def main() -> None:
         certificate_name=dict(type="str", required=True),
         order_uri=dict(type="str", required=True),
         root_domain=dict(type="str"),
-        challenge_type=dict(type="str", choices=["dns", "http"]),
+        challenge_type=dict(type="str", choices=["dns", "http", "https", "email"]),
         email=dict(type="str"),
         pfx_password=dict(type="str", no_log=True),
         # A plain dict, its keys checked by the client: with sub-options, ansible-core prints

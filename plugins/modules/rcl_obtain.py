@@ -31,7 +31,12 @@ description:
   - Names are handled one after the other, in the order given. A failure stops the run with the API's message;
     the names done before it keep their material in O(material_dir) (the role C(rcl.ssl.rcl_certificate)
     removes the directory whatever happens) and orders started before it are listed in the failure's C(ordered).
-  - Supports the API generations V7 (default), V6 and V8.
+  - Supports the API generations V7 (default), V6 and V8, and the other ordering systems (O(service)). With
+    O(service=certifire) the service validates by itself (RV(certificates[].challenge_data) stays empty) and holds
+    the key; with O(service=servertastic) the key is made on the controller, an unfinished order of a name is
+    resumed (RV(certificates[].resumed)) instead of paying for a new token, and RV(certificates[].challenge_data)
+    holds the TXT value or the C(.well-known/pki-validation/) file. With both, C(cert.pfx) is made here under
+    O(pfx_password) (unencrypted without one), and an entry's C(root_domain) only names the DNS zone of its records.
 author:
   - rcl.ssl maintainers (@rcl-ssl)
 requirements:
@@ -39,6 +44,7 @@ requirements:
   - publicsuffixlist >= 1.0 (to derive the root domain from the Public Suffix List)
 extends_documentation_fragment:
   - rcl.ssl.rcl
+  - rcl.ssl.rcl.SERVICES
   - rcl.ssl.rcl.ATTRIBUTES
 attributes:
   check_mode:
@@ -73,6 +79,8 @@ options:
         host name as shown in the portal), C(root_domain), C(challenge_type) (C(dns) or C(http)), C(san) (bool)
         and C(pfx) (bool, also write C(cert.pfx)). They mean what the options of the same names of
         M(rcl.ssl.rcl_order) mean.
+      - C(service), when set, must be the run's O(service) (the role groups its names by service). With
+        O(service=servertastic) an entry may set its own C(product_code) and C(approver_email).
       - Every entry is checked before the first request; an unknown key, a bad name, a name listed twice or an
         input the API generation needs and lacks is an error and nothing is sent.
     type: list
@@ -233,6 +241,18 @@ certificates:
       returned: O(step=order)
       type: dict
       sample: {"_acme-challenge.www.example.com": ["hW9A7-hOZw1WQxLaxZbZRtrn5r3Tq9ufJ5IYxCODB3w"]}
+    service:
+      description: The ordering system, when it is not RCL SSL.
+      returned: O(step=order) with O(service=certifire) or O(service=servertastic)
+      type: str
+    resumed:
+      description: Whether the order is one an earlier run left unfinished (Servertastic), resumed without a new token.
+      returned: O(step=order) with O(service=certifire) or O(service=servertastic)
+      type: bool
+    approval:
+      description: Who approves an order validated by e-mail (Servertastic).
+      returned: O(step=order), when an order waits for an e-mail approval
+      type: dict
     previous:
       description:
         - For O(step=finish), what the read showed of the certificate held before the order; V(null) unless ordered.
@@ -265,6 +285,14 @@ changed:
     - O(step=finish) - whether an order was finalized.
   returned: always
   type: bool
+pending:
+  description:
+    - O(step=finish) with O(service=certifire) or O(service=servertastic) - the names whose order was not issued
+      when O(wait_timeout) ran out (an e-mail approval, a CA's moderation). They get no material and a warning; the
+      others are finished all the same. The next run resumes a Servertastic order without a new token.
+  returned: O(step=finish) with another service
+  type: list
+  elements: str
 requests:
   description: The HTTP requests this run made (token requests and retries included).
   returned: always
@@ -273,11 +301,24 @@ requests:
 """
 
 from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule
-from ansible_collections.rcl.ssl.plugins.module_utils._obtain import finish_step, order_step
+from ansible_collections.rcl.ssl.plugins.module_utils._obtain import (
+    finish_step,
+    order_step,
+    service_finish_step,
+    service_order_step,
+)
 
 
 def run(m: RclModule) -> dict:
     p = m.params
+    if m.service != "rcl":
+        c = m.service_client
+        c.refuse_rcl_options(email=p["email"])
+        if p["step"] == "order":
+            return service_order_step(c, p["certificates"], p["material_dir"], m.service_options, p["remaining_days"],
+                                      p["force"], p["pfx_password"], m.check_mode)
+        return service_finish_step(c, p["orders"], p["material_dir"], m.service_options, p["pfx_password"],
+                                   p["wait_timeout"], m.check_mode)
     if p["step"] == "order":
         return order_step(m.client, p["certificates"], p["material_dir"], p["remaining_days"], p["force"], p["email"],
                           p["pfx_password"], m.check_mode)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rcl_order
-short_description: Start an RCL SSL certificate order when a certificate is due
+short_description: Start a certificate order (RCL SSL, Certifire, Servertastic) when a certificate is due
 version_added: 0.1.0
 description:
   - Reads the subscription's certificate of that name and starts a new ACME order through the RCL SSL API
@@ -20,12 +20,26 @@ description:
     O(san) and O(email) are then only checked, not sent.
   - Requests made - one read of the certificate (none with O(force=true)), plus one order creation when an
     order is due. Creating an order is never retried after it may have reached the service.
+  - With O(service=certifire), reads the service's certificates (one request) and, when one is due, finds or
+    creates the ACME account of O(acme_account_email) and posts the order (two more). The service validates
+    through its own DNS provider (O(certifire_provider)), so RV(challenge_data) is empty. A renewal re-posts the
+    identical order, and so does O(force=true) for a certificate that is not due; only with O(certifire_reissue=true)
+    as well does it send Certifire's reissue (C(COPY)), which revokes the live certificate before the new one exists,
+    and warns.
+  - With O(service=servertastic), reads the last issued order of the name (one request; none when the state file
+    holds none). When one is due, generates a key and CSR on the controller, an order token (which costs points)
+    under a unique reference, places the order with O(product_code), O(contacts) and O(challenge_type) and reads
+    its validation data (three more). The token and key are kept sealed in O(state_dir), so an order that is not
+    finished is resumed by the next run without a new token (RV(resumed)). RV(challenge_data) holds the TXT value
+    (on the base domain) or the file under C(.well-known/pki-validation/); for V(email), RV(approval) names the
+    approver.
 author:
   - rcl.ssl maintainers (@rcl-ssl)
 requirements:
   - publicsuffixlist >= 1.0 (to derive the root domain from the Public Suffix List)
 extends_documentation_fragment:
   - rcl.ssl.rcl
+  - rcl.ssl.rcl.SERVICES
   - rcl.ssl.rcl.ATTRIBUTES
 attributes:
   check_mode:
@@ -56,8 +70,10 @@ options:
     description:
       - How the order is validated. V(http) cannot validate wildcards.
       - Needed by V6 and V8 to create an order.
+      - V(https) (a file served over HTTPS) and V(email) (a person approves) only with O(service=servertastic),
+        where V(dns) is the default. Not used with O(service=certifire), which validates by itself.
     type: str
-    choices: [dns, http]
+    choices: [dns, http, https, email]
   san:
     description:
       - Order a SAN certificate. The name must be the apex (equal to O(root_domain)); an HTTP SAN certificate
@@ -125,6 +141,37 @@ EXAMPLES = r"""
     force: true
   delegate_to: localhost
   register: order
+
+- name: Order from a Certifire service, which validates through its own Route 53 access
+  rcl.ssl.rcl_order:
+    service: certifire
+    api_url: https://certifire.example.com
+    api_username: ansible
+    api_password: "{{ vault_certifire_password }}"
+    acme_account_email: hostmaster@example.com
+    certificate_name: www.example.com
+  delegate_to: localhost
+  register: certifire_order
+
+- name: Order a RapidSSL certificate from Servertastic, validated by a file on the web server
+  rcl.ssl.rcl_order:
+    service: servertastic
+    api_key: "{{ vault_servertastic_reseller_key }}"
+    certificate_name: www.example.com
+    product_code: RapidSSL-12
+    challenge_type: http
+    contacts:
+      tech: {first_name: Ada, last_name: Lovelace, phone: "+44 20 7946 0000", email: ada@example.com, title: Ops}
+      admin: {first_name: Alan, last_name: Turing, phone: "+44 20 7946 0001", email: alan@example.com, title: CTO}
+  delegate_to: localhost
+  register: servertastic_order
+
+- name: Serve the validation file (challenge_data has the shape of an RCL order's)
+  ansible.builtin.copy:
+    dest: "/var/www/html/{{ item.challenges['http-01'].resource }}"
+    content: "{{ item.challenges['http-01'].resource_value }}"
+    mode: "0644"
+  loop: "{{ servertastic_order.challenge_data | default([]) }}"
 """
 
 RETURN = r"""
@@ -133,8 +180,25 @@ reason:
   returned: always
   type: str
   sample: expires in 12 days (threshold 30)
+service:
+  description: The ordering system, when it is not RCL SSL.
+  returned: with O(service=certifire) or O(service=servertastic)
+  type: str
+  sample: servertastic
+resumed:
+  description: Whether the order is one an earlier run started and did not finish (Servertastic), resumed without a new token.
+  returned: with O(service=certifire) or O(service=servertastic), when an order was created or resumed
+  type: bool
+approval:
+  description: For O(challenge_type=email) (Servertastic), who approves the order; nothing is published.
+  returned: when the order waits for an e-mail approval
+  type: dict
+  sample: {"approver_email": "admin@example.com", "notified": null}
 order_uri:
-  description: The ACME order URL that identifies the order; pass it to M(rcl.ssl.rcl_finalize).
+  description:
+    - The ACME order URL that identifies the order; pass it to M(rcl.ssl.rcl_finalize).
+    - With O(service=certifire) the service's order URL (its fragment records the certificate it replaces); with
+      O(service=servertastic) V(servertastic:<reference>) (the order token stays in the state file).
   returned: when an order was created
   type: str
   sample: https://acme-v02.api.letsencrypt.org/acme/order/116443104/10567267084
@@ -153,6 +217,18 @@ order:
     certificate_uri:
       description: The certificate URL once the order is valid, otherwise V(null).
       type: str
+    service_status:
+      description: The service's own status word (Certifire, Servertastic), for example V(Awaiting Customer Verification).
+      type: str
+      returned: with O(service=certifire) or O(service=servertastic)
+    reference:
+      description: The reseller's unique reference of the order (Servertastic).
+      type: str
+      returned: with O(service=servertastic)
+    order_id:
+      description: The service's order id (Certifire).
+      type: int
+      returned: with O(service=certifire)
 validation_tokens:
   description: The validation tokens as the API gave them, with snake_case keys.
   returned: when an order was created
@@ -210,7 +286,7 @@ certificate:
   type: dict
   contains:
     name: {description: Certificate name., type: str}
-    id: {description: Portal id., type: int}
+    id: {description: "Portal id (RCL SSL), certificate id (Certifire) or order reference (Servertastic).", type: raw}
     root_domain: {description: Root domain., type: str}
     challenge_type: {description: V(dns) or V(http)., type: str}
     issue_date: {description: ISO 8601 UTC., type: str}
@@ -229,6 +305,11 @@ from ansible_collections.rcl.ssl.plugins.module_utils._common import RclModule, 
 
 def run(m: RclModule) -> dict:
     p = m.params
+    if m.service != "rcl":
+        c = m.service_client
+        c.refuse_rcl_options(root_domain=p["root_domain"], san=p["san"], email=p["email"])
+        req = c.request(p["certificate_name"], p["challenge_type"], m.service_options)
+        return c.ensure_order(req, p["remaining_days"], p["force"], m.check_mode)
     request = m.client.order_request(p["certificate_name"], p["root_domain"], p["challenge_type"], p["san"], p["email"])
     outcome = m.client.ensure_order(request, p["remaining_days"], p["force"], m.check_mode)
     result: dict = dict(changed=outcome.changed, reason=outcome.reason)
@@ -243,7 +324,7 @@ def main() -> None:
     RclModule(dict(
         certificate_name=dict(type="str", required=True),
         root_domain=dict(type="str"),
-        challenge_type=dict(type="str", choices=["dns", "http"]),
+        challenge_type=dict(type="str", choices=["dns", "http", "https", "email"]),
         san=dict(type="bool", default=False),
         email=dict(type="str"),
         remaining_days=dict(type="int", default=30),

@@ -44,6 +44,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "token_ttl": 3599,  # V6 access token lifetime (expires_in)
     "schedule_delay": 1.0,  # V8 schedule/create: issuance starts this much later
     "key_type": "rsa2048",  # fresh certificate keys: rsa2048 | ec256
+    # Servertastic (servertastic.py): Queued -> Completed delay, leaf lifetime, account points at start / reset
+    "servertastic_queue_seconds": 0.0,
+    "servertastic_validity_days": 90.0,
+    "servertastic_start_points": 1000,
+    # Certifire (certifire.py SETTINGS): RSA key size, delay before the worker writes an order's contents
+    "certifire_key_bits": 4096,
+    "certifire_write_delay": 1.0,
 }
 
 # name of the download file -> (suffix, content type, what)
@@ -127,7 +134,8 @@ Route = tuple[str, re.Pattern[str], str, Handler]
 
 class Emulator:
     def __init__(self, store: Store, acme: AcmeService, faults: Faults, base_url: str,
-                 seed_issuer: pki.CA, seed_chain: list[x509.Certificate], settings: dict[str, Any]) -> None:
+                 seed_issuer: pki.CA, seed_chain: list[x509.Certificate], settings: dict[str, Any],
+                 services_config: dict[str, Any] | None = None) -> None:
         self.store = store
         self.acme = acme
         self.faults = faults
@@ -139,6 +147,12 @@ class Emulator:
         self.secret = secrets.token_bytes(32)
         self.jobs: list[dict[str, Any]] = []
         self._jobs_lock = threading.Lock()
+        # The other ordering systems (certifire.py, servertastic.py): each adds its routes and admin calls.
+        from .certifire import CertifireEmulator
+        from .servertastic import ServertasticEmulator
+
+        self.certifire = CertifireEmulator(self, services_config or {})
+        self.servertastic = ServertasticEmulator(self, services_config or {})
         self.routes: list[Route] = self._routes()
 
     # ------------------------------------------------------------------ routing
@@ -167,6 +181,9 @@ class Emulator:
              Emulator.v8_delete_certificate),
             ("GET", r"/download/(?P<token>[A-Za-z0-9_-]+)/(?P<file>[^/]+)", "download", Emulator.download),
         ]
+        # (method, path regex, endpoint name, handler(emu, req) -> Reply); endpoint names start with
+        # "certifire." / "servertastic." so faults and the request log can target them.
+        table += self.certifire.routes() + self.servertastic.routes()
         return [(m, re.compile("^" + p + "/?$"), e, h) for m, p, e, h in table]
 
     def route(self, method: str, path: str) -> tuple[str, Handler | None, dict[str, str]]:

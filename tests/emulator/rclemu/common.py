@@ -18,6 +18,13 @@ PATH_V7 = "/public"
 PATH_V6 = "/production/ssl/core/v1"
 PATH_V8 = "/prod/v3/ssl/certificate/subscription"
 
+# The other ordering systems (PROVIDERS.md), served by the same process under their own path prefix.
+PATH_CERTIFIRE = "/certifire"  # + /api/... (Certifire's Flask app is proxied at /api)
+PATH_SERVERTASTIC = "/servertastic"  # + /order/<call>.json, /account/..., /product/...
+CERTIFIRE_USERNAME = "admin"
+CERTIFIRE_PASSWORD = "certifire-sandbox-password-0001"
+SERVERTASTIC_API_KEY = "st-sandbox-reseller-key-0001"
+
 
 def utcnow() -> _dt.datetime:
     return _dt.datetime.now(UTC)

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-ENDPOINTS = (
+ENDPOINTS: tuple[str, ...] = (
     "token",
     "v7.get_certificate", "v7.create_order", "v7.finalize",
     "v6.create_order", "v6.get_order", "v6.validate", "v6.finalize",
@@ -15,6 +15,11 @@ ENDPOINTS = (
     "v8.create_order", "v8.schedule", "v8.get_certificate", "v8.delete_certificate",
     "download",
 )
+# The other ordering systems list their own endpoints (and where the semantic kinds take effect).
+from .certifire import ENDPOINTS as _CERTIFIRE_ENDPOINTS, SEMANTIC_ENDPOINTS as _CERTIFIRE_SEMANTIC  # noqa: E402
+from .servertastic import ENDPOINTS as _ST_ENDPOINTS, SEMANTIC_ENDPOINTS as _ST_SEMANTIC  # noqa: E402
+
+ENDPOINTS = ENDPOINTS + tuple(_CERTIFIRE_ENDPOINTS) + tuple(_ST_ENDPOINTS)
 
 # Kinds applied before the handler runs (any endpoint).
 WIRE_KINDS = ("status", "rate_limit", "delay", "drop", "malformed_json")
@@ -28,6 +33,9 @@ SEMANTIC_KINDS = {
     "stuck_pending": ORDER_ENDPOINTS,
     "challenge_fail": ORDER_ENDPOINTS,
 }
+for _extra in (_CERTIFIRE_SEMANTIC, _ST_SEMANTIC):
+    for _kind, _endpoints in _extra.items():
+        SEMANTIC_KINDS[_kind] = tuple(SEMANTIC_KINDS.get(_kind, ())) + tuple(_endpoints)
 KINDS = WIRE_KINDS + tuple(SEMANTIC_KINDS)
 
 

@@ -1,4 +1,5 @@
-"""HTTP-01 responder: serves WEBROOT/.well-known/acme-challenge/<token> for any Host.
+"""HTTP-01 responder: serves WEBROOT/.well-known/acme-challenge/<token> for any Host, and
+WEBROOT/.well-known/pki-validation/<file> (classic CA file validation, the Servertastic emulator's FILE/SFILE).
 
 Pebble's validation authority connects here (its ``httpPort``) after BIND
 resolved the name to 127.0.0.1. Run as ``python -m rclemu.http01 --webroot DIR --port N``.
@@ -17,6 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 TOKEN_RE = re.compile(r"^/\.well-known/acme-challenge/([A-Za-z0-9_-]+)$")
+# DCV files (e.g. fileauth.txt): a plain file name, no path, not starting with a dot
+PKI_RE = re.compile(r"^/\.well-known/pki-validation/([A-Za-z0-9][A-Za-z0-9._-]*)$")
 log = logging.getLogger("rclemu.http01")
 
 
@@ -30,9 +33,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.info("%s %s", self.headers.get("Host", "-") if hasattr(self, "headers") else "-", format % args)
 
-    def _reply(self, status: int, body: bytes, head: bool) -> None:
+    def _reply(self, status: int, body: bytes, head: bool, content_type: str | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8" if status != 200 else "application/octet-stream")
+        if content_type is None:
+            content_type = "text/plain; charset=utf-8" if status != 200 else "application/octet-stream"
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if not head:
@@ -42,6 +47,15 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path in ("/", "/health"):
             return self._reply(200, b"ok\n", head)
+        pki_match = PKI_RE.match(path)
+        if pki_match:
+            file_path = os.path.join(self.webroot, ".well-known", "pki-validation", pki_match.group(1))
+            try:
+                with open(file_path, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                return self._reply(404, b"no such validation file\n", head)
+            return self._reply(200, data, head, "text/plain; charset=utf-8")
         match = TOKEN_RE.match(path)
         if not match:
             return self._reply(404, b"not found\n", head)
@@ -75,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.makedirs(os.path.join(args.webroot, ".well-known", "acme-challenge"), exist_ok=True)
+    os.makedirs(os.path.join(args.webroot, ".well-known", "pki-validation"), exist_ok=True)
     handler = type("BoundHandler", (Handler,), {"webroot": os.path.abspath(args.webroot)})
     server = Server((args.host, args.port), handler)
 

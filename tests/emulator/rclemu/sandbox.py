@@ -25,7 +25,20 @@ import sys
 import time
 from typing import Any, Callable
 
-from .common import PATH_V6, PATH_V7, PATH_V8, V6_SCOPE, read_json, write_file, write_json
+from .common import (
+    CERTIFIRE_PASSWORD,
+    CERTIFIRE_USERNAME,
+    PATH_CERTIFIRE,
+    PATH_SERVERTASTIC,
+    PATH_V6,
+    PATH_V7,
+    PATH_V8,
+    SERVERTASTIC_API_KEY,
+    V6_SCOPE,
+    read_json,
+    write_file,
+    write_json,
+)
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/emulator
 DEFAULT_STATE = os.path.join(HERE, ".state")
@@ -509,6 +522,13 @@ def make_env(paths: Paths, cfg: dict[str, Any], tsig: dict[str, str], certs: lis
         "admin_url": "http://127.0.0.1:%d/admin" % cfg["admin_port"],
         "certificates": [{k: c[k] for k in CERT_KEYS} for c in certs if c["subscription_id"] == sid],
         "subscriptions": subs,
+        # the other ordering systems, served by the same emulator process under their own path
+        "certifire_url": base + PATH_CERTIFIRE,
+        "certifire_username": CERTIFIRE_USERNAME,
+        "certifire_password": CERTIFIRE_PASSWORD,
+        "servertastic_url": base + PATH_SERVERTASTIC,
+        "servertastic_api_key": SERVERTASTIC_API_KEY,
+        "servertastic_roots": os.path.join(paths.state, "services", "servertastic", "root.pem"),  # its own CA
     }
 
 
@@ -599,7 +619,8 @@ def start_services(paths: Paths, cfg: dict[str, Any]) -> None:
 
     from . import pki
 
-    for d in (paths.logs, paths.pids, paths.webroot, os.path.join(paths.webroot, ".well-known", "acme-challenge")):
+    for d in (paths.logs, paths.pids, paths.webroot, os.path.join(paths.webroot, ".well-known", "acme-challenge"),
+              os.path.join(paths.webroot, ".well-known", "pki-validation")):  # + Servertastic FILE validation
         os.makedirs(d, exist_ok=True)
     tsig = ensure_tsig(paths)
     ensure_seed_ca(paths)
@@ -660,6 +681,10 @@ def start_services(paths: Paths, cfg: dict[str, Any]) -> None:
         "seed_intermediate_path": os.path.join(paths.seedca, "intermediate.pem"),
         "seed_intermediate_key_path": os.path.join(paths.seedca, "intermediate.key"),
         "seed_path": cfg["seed"] or None, "settings": cfg["settings"],
+        # for the Certifire and Servertastic emulators: their DNS (BIND + TSIG) and web root (http01)
+        "dns_addr": cfg["dns_addr"], "dns_port": int(cfg["dns_port"]), "tsig": tsig, "zones": list(cfg["zones"]),
+        "webroot": paths.webroot, "http01_port": int(cfg["http01_port"]),
+        "services_dir": os.path.join(paths.state, "services"),
     }
     write_json(paths.emulator_config, emu_conf)
     for f in (paths.db, paths.db + "-wal", paths.db + "-shm"):

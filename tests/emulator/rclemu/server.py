@@ -90,6 +90,12 @@ class _Base(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self.dispatch("DELETE")
 
+    def do_COPY(self) -> None:  # Certifire's reissue
+        self.dispatch("COPY")
+
+    def do_PURGE(self) -> None:  # Certifire's revoke + delete
+        self.dispatch("PURGE")
+
     def do_PATCH(self) -> None:
         self.dispatch("PATCH")
 
@@ -246,6 +252,10 @@ class AdminHandler(_Base):
                 return json_reply(dict(emu.settings))
             if method == "POST":
                 return json_reply(emu.set_settings(self._json(body)))
+        for service in (emu.certifire, emu.servertastic):
+            prefix = "/" + service.name
+            if sub == prefix or sub.startswith(prefix + "/"):
+                return service.admin(method, sub[len(prefix):] or "/", query, self._json(body) if body.strip() else {})
         if sub == "/state" and method == "GET":
             return json_reply({"subscriptions": emu.subscription_summaries(),
                                "certificates": emu.certificate_summaries(), "orders": emu.store.orders(),
@@ -263,7 +273,8 @@ def build(config: dict[str, Any]) -> tuple[Server, Server, Emulator]:
     seed_int = pki.CA.load(config["seed_intermediate_path"], config["seed_intermediate_key_path"])
     faults = Faults()
     reqlog = RequestLog()
-    emu = Emulator(store, acme, faults, base_url, seed_int, [seed_int.cert], config.get("settings", {}))
+    emu = Emulator(store, acme, faults, base_url, seed_int, [seed_int.cert], config.get("settings", {}),
+                   services_config=config)
     if config.get("seed_path"):
         emu.apply_seed(load_seed_file(config["seed_path"]))
 

@@ -19,6 +19,13 @@ TEST_PORTS = {
     "--pebble-port": "24000", "--pebble-mgmt-port": "25000",
     "--dns-addr": "127.0.0.3", "--dns-port": "53",
 }
+# RCL_EMU_TEST_PORT_SHIFT=N moves every port by N and the DNS address to 127.0.0.(3+N%200), so two sessions can run
+# side by side (e.g. while developing one service's emulator next to another).
+_SHIFT = int(os.environ.get("RCL_EMU_TEST_PORT_SHIFT") or 0)
+if _SHIFT:
+    TEST_PORTS = {flag: (str(int(value) + _SHIFT) if flag not in ("--dns-addr", "--dns-port") else value)
+                  for flag, value in TEST_PORTS.items()}
+    TEST_PORTS["--dns-addr"] = "127.0.0.%d" % (3 + _SHIFT % 200)
 TEST_SETTINGS = ["validation_timeout=4", "schedule_delay=0.3", "key_type=ec256"]
 DEFAULT_SETTINGS = {"validation_timeout": 4, "schedule_delay": 0.3, "key_type": "ec256", "download_ttl": 3600,
                     "token_ttl": 3599, "finalize_timeout": 30}

@@ -189,7 +189,7 @@ def test_challenges_one_record_set_per_name_and_http_files() -> None:
     ]}
     assert certificate_challenges(results, "dns") == [{
         "name": "_acme-challenge.example.com", "values": ["v-apex", "v-wild"], "zone": "example.com",
-        "record": "_acme-challenge", "provider": "nsupdate", "certificate_name": "example.com"}]
+        "record": "_acme-challenge", "provider": "nsupdate", "certificate_name": "example.com", "keep_others": False}]
     assert certificate_challenges(results, "wait_for_txt") == [
         {"name": "_acme-challenge.example.com", "values": ["v-apex", "v-wild"]}]
     files = certificate_challenges(results, "http", specs=[http_spec])
@@ -205,7 +205,7 @@ def test_challenges_zone_from_public_suffix_list() -> None:
               "challenge_data_dns": {"_acme-challenge.www.shop.co.uk.": ["v"]}}
     assert certificate_challenges([result], "dns") == [{
         "name": "_acme-challenge.www.shop.co.uk", "values": ["v"], "zone": "shop.co.uk",
-        "record": "_acme-challenge.www", "provider": "nsupdate", "certificate_name": "www.shop.co.uk"}]
+        "record": "_acme-challenge.www", "provider": "nsupdate", "certificate_name": "www.shop.co.uk", "keep_others": False}]
     # An entry without dns_zone and root_domain gets its zone from the Public Suffix List too.
     bare = {"name": "www.shop.co.uk", "dns_provider": "none"}
     assert certificate_challenges([dict(result, item=bare)], "dns")[0]["zone"] == "shop.co.uk"
@@ -218,3 +218,46 @@ def test_challenges_and_status_refuse_bad_names() -> None:
                                  "challenge_data_dns": {"_acme-challenge.www.example.com": ["v"]}}], "dns")
     with pytest.raises(AnsibleFilterError, match="certificate_status: certificate_name"):
         certificate_status([dict(SPEC, name="..")], {"results": []}, now=NOW)
+
+
+# ---------------------------------------------------------------------------
+# certificate_spec: the other ordering systems
+
+
+def test_spec_service_defaults_and_challenge_types() -> None:
+    specs = certificate_spec(
+        [{"name": "cf.example.com", "service": "certifire"},
+         {"name": "st.example.com", "service": "servertastic", "challenge_type": "email",
+          "approver_email": "admin@st.example.com", "product_code": "PositiveSSL-12"},
+         {"name": "www.example.org", "service": "servertastic", "challenge_type": "https", "webroot": "/srv/www"}],
+        defaults={"challenge_type": "dns"})
+    assert [(s["service"], s["challenge_type"], s["wanted_names"]) for s in specs] == [
+        ("certifire", None, ["cf.example.com"]), ("servertastic", "email", ["st.example.com"]),
+        ("servertastic", "https", ["www.example.org"])]
+    assert specs[1]["service_options"] == {"approver_email": "admin@st.example.com", "product_code": "PositiveSSL-12"}
+    assert certificate_spec([{"name": "a.example.com"}], defaults={"service": "servertastic"})[0]["service"] == \
+        "servertastic"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"name": "cf.example.com", "service": "certifire", "challenge_type": "dns"}, "validates the names itself"),
+    ({"name": "cf.example.com", "service": "certifire", "san": True}, "orders the name itself"),
+    ({"name": "st.example.com", "service": "servertastic", "challenge_type": "http"}, "needs a web root"),
+    ({"name": "*.example.com", "service": "servertastic", "challenge_type": "http", "webroot": "/srv"},
+     "cannot validate the wildcard"),
+    ({"name": "st.example.com", "service": "servertastic", "dns_provider": "route53"}, "replace the whole set"),
+    ({"name": "st.example.com", "service": "servertastic", "dns_provider": "azure_dns"}, "replace the whole set"),
+    ({"name": "st.example.com", "service": "servertastic", "dns_zone": "acme.example.net"}, "not in the DNS zone"),
+    ({"name": "a.example.com", "product_code": "RapidSSL-12"}, "not used by service=rcl"),
+    ({"name": "a.example.com", "service": "certifire", "approver_email": "x@example.com"},
+     "not used by service=certifire"),
+    ({"name": "a.example.com", "service": "venafi"}, "service must be one of"),
+])
+def test_spec_refuses_what_a_service_cannot_do_before_any_request(entry, message) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        certificate_spec([entry])
+
+
+def test_spec_servertastic_dns_keeps_other_txt_providers() -> None:
+    for provider in ("nsupdate", "cloudflare", "custom", "none"):
+        assert certificate_spec([{"name": "www.example.com", "service": "servertastic", "dns_provider": provider}])

@@ -31,7 +31,7 @@ def test_one_entry_per_name_with_pfx_if_any_host_wants_it() -> None:
     }
     todo = certificate_todo(["a", "b", "c", "d", "gone"], hostvars)
     assert todo["obtain"] == [dict(name="www.example.com", root_domain="example.com", challenge_type="dns",
-                                   san=False, pfx=True)]
+                                   san=False, pfx=True, service="rcl")]
     assert todo["hosts"] == {"www.example.com": ["a", "b"]}
     assert [spec["name"] for spec in todo["specs"]] == ["www.example.com"]
 
@@ -83,7 +83,7 @@ def test_challenges_from_an_obtain_result() -> None:
     ]}
     assert certificate_challenges(result, "dns", specs=specs) == [dict(
         name="_acme-challenge.example.com", values=["v1", "v2"], zone="example.com", record="_acme-challenge",
-        provider="route53", certificate_name="example.com")]
+        provider="route53", certificate_name="example.com", keep_others=False)]
     assert certificate_challenges(result, "http", specs=specs) == [dict(
         certificate_name="www.example.org", identifier="www.example.org", resource=".well-known/acme-challenge/tok",
         resource_value="tok.thumb", webroot="/srv/www")]

@@ -567,9 +567,11 @@ def order_uri_option(served: str, required: bool = True) -> Option:
                                                              "https://", "https:///x", "//acme.test/o/1"])))
 
 
-def always_invalid(valid: t.Any) -> Option:
-    """An option that may not be combined with the profile's (mutually exclusive): any value fails up front."""
-    return Option(_const(valid), lambda v, c, a: INVALID)
+def exclusive(valid: t.Any) -> Option:
+    """Mutually exclusive with the profile's options when given: None or "" is "not given", any other value fails
+    up front (rcl_order_info takes both order_uri and certificate_name with another service, so the modules check
+    the exclusion for service=rcl themselves)."""
+    return Option(_const(valid), lambda v, c, a: VALID if v in (None, "") else INVALID)
 
 
 @dataclass
@@ -658,7 +660,7 @@ _register(Profile(
     dict(connection_options("v7"),
          # optional here: None or "" means "not given" (then V7 refuses to list, up front)
          certificate_name=Option(_const(NAME), lambda v, c, a: hostname_verdict(v, False, True, NAME, fqdn=True)),
-         order_uri=always_invalid(None),  # mutually exclusive with certificate_name
+         order_uri=exclusive(None),  # mutually exclusive with certificate_name
          challenge_type=challenge_option(),
          # not used when reading a certificate: any value may be ignored
          root_domain=Option(_const(None, ROOT), lambda v, c, a: VALID if v in (None, ROOT) else OK)),
@@ -669,7 +671,7 @@ _register(Profile(
     lambda ctx: dict(order_uri=V6_ORDER_URI, challenge_type="dns", root_domain=ROOT),
     dict(connection_options("v6"),
          order_uri=order_uri_option(V6_ORDER_URI, required=False),
-         certificate_name=always_invalid(None),  # mutually exclusive with order_uri
+         certificate_name=exclusive(None),  # mutually exclusive with order_uri
          challenge_type=Option(_const("dns"), lambda v, c, a: VALID if v == "dns" else
                                (INVALID if v is None else choice_verdict(v, ("dns", "http"), ("dns",)))),
          root_domain=Option(_const(ROOT), lambda v, c, a: VALID if v == ROOT else
