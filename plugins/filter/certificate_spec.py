@@ -230,8 +230,8 @@ def _check_base_domain_record(name: str, provider: str, zone: str) -> None:
     if provider != "none" and base != zone and not base.endswith("." + zone):
         raise AnsibleFilterError(
             "certificate_spec: %s: Servertastic's TXT record is %s itself, which is not in the DNS zone %s (a zone "
-            "delegated for _acme-challenge names cannot hold it); set dns_zone to the zone of %s" % (name, base, zone,
-                                                                                                 base))
+            "delegated for _acme-challenge names cannot hold it); set dns_zone to the zone of %s"
+            % (name, base, zone, base))
 
 
 def _as_list(value: t.Any) -> list[str]:

@@ -642,9 +642,9 @@ def service_finish_step(
             except RclTimeoutError as exc:
                 client.unit.warnings.append("%s: %s" % (name, exc.msg))
                 pending.append(name)
-                results.append(dict(name=name, changed=False, status=str(exc.details.get("service_status") or
-                                                                          "pending"), material=False,
-                                    certificate=None, msg=exc.msg))
+                status = str(exc.details.get("service_status") or "pending")
+                results.append(dict(name=name, changed=False, status=status, material=False, certificate=None,
+                                    msg=exc.msg))
                 continue
             result: dict[str, t.Any] = dict(name=name, changed=done.changed, status=done.order.status,
                                             material=False, certificate=None)

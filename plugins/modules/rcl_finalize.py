@@ -23,7 +23,8 @@ description:
     V7 one certificate read and one finalize; V8 one certificate read, one schedule and one read per poll.
     Already finalized - one or two reads, nothing else.
   - With O(service=certifire), polls the order until the service has stored a new certificate and reads it (the
-    service validated by itself). Certifire has no failure status, so only O(wait_timeout) ends a wait for an order
+    service validated and issued by itself, so the module changes nothing - RV(ignore:changed=false); RV(certificate)
+    is the new certificate). Certifire has no failure status, so only O(wait_timeout) ends a wait for an order
     its worker gave up on; an ACME order that became V(invalid) fails at once. Requests - one per poll, one
     certificate read.
   - With O(service=servertastic), reads the order's review, asks the CA to check the published DNS record or file

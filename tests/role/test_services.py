@@ -23,6 +23,7 @@ from roleharness import Estate
 
 RCL = "rclmix.example.test"           # seeded in the portal by the fixture, due: V7 DNS-01
 CERTIFIRE = "cf.example.test"         # Certifire validates through its "route53" (the sandbox BIND)
+CERTIFIRE_2 = "cf2.example.test"      # deployed beside a pending Servertastic name
 ST_DNS = "st-dns.example.test"        # Servertastic DNS: TXT on st-dns.example.test itself
 ST_FILE = "st-file.example2.test"     # Servertastic FILE: http://<name>/.well-known/pki-validation/fileauth.txt
 ST_MAIL = "st-mail.example.test"      # Servertastic EMAIL: approved through the admin call
@@ -36,7 +37,7 @@ HOSTS = {
               "approver_email": "admin@" + ST_MAIL},
              {"name": CERTIFIRE, "service": "certifire"}],
 }
-ROOTS = {RCL: "acme_roots", CERTIFIRE: "acme_roots", ST_DNS: "servertastic_roots", ST_FILE: "servertastic_roots",
+ROOTS = {RCL: "acme_roots", CERTIFIRE: "acme_roots", CERTIFIRE_2: "acme_roots", ST_DNS: "servertastic_roots", ST_FILE: "servertastic_roots",
          ST_MAIL: "servertastic_roots", ST_PENDING: "servertastic_roots", ST_AWX: "servertastic_roots"}
 CONTACTS = {
     "tech": {"first_name": "Ada", "last_name": "Lovelace", "phone": "+44 20 7946 0000", "email": "ada@example.test",
@@ -175,13 +176,18 @@ def test_second_run_makes_no_request_to_any_service(estate: Estate) -> None:
 
 
 def test_pending_email_order_is_resumed_without_a_new_token(estate: Estate) -> None:
+    """The pending name fails its host at the end; the host's other certificate is deployed and reloaded first."""
     estate.add_host("mix4", [{"name": ST_PENDING, "service": "servertastic", "challenge_type": "email",
-                              "approver_email": "webmaster@" + ST_PENDING}])
+                              "approver_email": "webmaster@" + ST_PENDING},
+                             {"name": CERTIFIRE_2, "service": "certifire", "notify": ["web reload"]}])
     estate.clear_requests()
     res = estate.run(extra={"rcl_certificate_finalize_timeout": 4}, limit="mix4")
     assert res.rc != 0, res
     assert "the next run resumes it without a new token" in res.out, res
     assert not os.path.exists(os.path.join(estate.cert_dir("mix4", ST_PENDING), "fullchain.pem"))
+    check_deployed(estate, "mix4", CERTIFIRE_2)
+    with open(os.path.join(estate.host_dir("mix4"), "reloads")) as fh:
+        assert len(fh.read().splitlines()) == 1  # its handler ran although the host failed
     first = endpoints(estate)
     assert first.get("servertastic.generatetoken") == 1 and first.get("servertastic.place") == 1, first
     estate.sb.admin_call("POST", "/servertastic/approve", {"domain": ST_PENDING})

@@ -13,7 +13,9 @@ certificate's key; it validates through its DNS provider (``route53``), so there
 Renewal re-posts the identical order (same ``domains`` in the same order, ``account``, ``type``): the service
 starts a new ACME order and stores a new certificate without revoking the old one; ``force`` does the same for a
 certificate that is not due. ``COPY`` (reissue) revokes the live certificate *before* the new one exists: it is
-sent only with ``force`` and ``certifire_reissue`` for a certificate that is not due, with a warning. Quirks handled (PROVIDERS.md): ``GET /api/order/<id>`` answers 500 until the worker has
+sent only with ``force`` and ``certifire_reissue`` for a certificate that is not due, with a warning.
+
+Quirks handled (PROVIDERS.md): ``GET /api/order/<id>`` answers 500 until the worker has
 written the order (retried within the wait); there is no failure status (the wait is bounded and
 ``contents.status == invalid`` fails it); an unknown provider gets 200 with ``id`` 0; the ``Certificate:``
 header is ignored (URLs are built from the base URL and ids); lists are objects keyed by id strings.
@@ -308,9 +310,11 @@ class CertifireService(ServiceUnit):
                 raise
 
         order = fetch()
+        # The service validates and issues by itself: waiting for it and reading the certificate changes nothing,
+        # so finish reports no change (the same for a second call with the same order: idempotent).
         if order.status not in ("valid", "invalid"):
             if check_mode or not wait:
-                return ServiceFinish(changed=check_mode, order=order)
+                return ServiceFinish(changed=False, order=order)
             try:
                 order = waiter.poll(fetch, lambda o: o.status in ("valid", "invalid"),
                                     "Certifire order %d (the service reports no failures: it may have given up)"
@@ -330,7 +334,7 @@ class CertifireService(ServiceUnit):
         cert_id = order.details["certificate_id"]
         item = self._certificate(cert_id)
         metadata, bundle = self._bundle(item, req)
-        return ServiceFinish(changed=True, order=order, certificate=metadata, bundle=bundle)
+        return ServiceFinish(changed=False, order=order, certificate=metadata, bundle=bundle)
 
     def _bundle(self, item: dict[str, t.Any], req: ServiceRequest) -> tuple[Certificate, t.Any]:
         key = item.get("key")

@@ -316,11 +316,20 @@ class ServertasticService(ServiceUnit):
             # An earlier attempt may have paid: look the reference up instead of paying again.
             token = self._find_token(reference)
         if not token:
+            first = not slot.get("token_requested")
             slot = store.put(name, "pending", dict(token_requested=True))
-            reply = self._call("order", "generatetoken", dict(
-                api_key=self._api_key, st_product_code=slot["product_code"], end_customer_email="none",
-                reseller_unique_reference=reference, server_count=1, san_count=0,
-            ), idempotent=False)  # costs points: never repeated blindly
+            try:
+                reply = self._call("order", "generatetoken", dict(
+                    api_key=self._api_key, st_product_code=slot["product_code"], end_customer_email="none",
+                    reseller_unique_reference=reference, server_count=1, san_count=0,
+                ), idempotent=False)  # costs points: never repeated blindly
+            except RclApiError as exc:
+                if first and (400 <= exc.status < 500 or exc.status == 200):
+                    # Refused (a bad product code or key) the first time its fresh reference was sent: no token, no
+                    # points spent, nothing to resume. (A later attempt may be refused as a duplicate of a token an
+                    # earlier one got: that slot is kept.)
+                    store.drop(name, "pending")
+                raise
             token = reply.get("order_token")
             if not isinstance(token, str) or not token.strip():
                 raise RclResponseError("Servertastic generated no order token for reference %s" % reference)
