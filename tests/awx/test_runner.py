@@ -57,7 +57,9 @@ def test_credential_type_matches_the_modules_options(credential_types: dict[str,
     from ansible_collections.rcl.ssl.plugins.module_utils._common import connection_argspec
 
     spec = connection_argspec().argument_spec
-    fallbacks = {option: s["fallback"][1][0] for option, s in spec.items() if s.get("fallback")}
+    # This type is RCL SSL's: the other services' own options come from credential types of their own (below).
+    others = {"service", "api_username", "api_password"}
+    fallbacks = {option: s["fallback"][1][0] for option, s in spec.items() if s.get("fallback") and option not in others}
     ct = credential_types["rcl"]
     env = ct["injectors"]["env"]
     fields = {f["id"]: f for f in ct["inputs"]["fields"]}
@@ -73,7 +75,16 @@ def test_credential_type_matches_the_modules_options(credential_types: dict[str,
     assert set(ct["inputs"]["required"]) == {"api_version", "subscription_id"}
     # the doc fragment documents the same variables
     with open(os.path.join(ROOT, "plugins", "doc_fragments", "rcl.py")) as fh:
-        assert set(re.findall(r"E\((RCL_[A-Z_]+)\)", fh.read())) == set(env)
+        documented = set(re.findall(r"E\((RCL_[A-Z_]+)\)", fh.read()))
+    service_env = {spec[o]["fallback"][1][0] for o in others} | {"RCL_STATE_DIR", "RCL_STATE_PASSPHRASE"}
+    assert documented == set(env) | service_env
+    # Certifire's and Servertastic's types inject extra variables of their own; their secrets are secret fields
+    for name, secrets in (("certifire", {"api_password"}), ("servertastic", {"api_key", "state_passphrase"})):
+        other = load_yaml(os.path.join(ROOT, "docs", "examples", "awx", "credential_type_%s.yml" % name))
+        other_fields = {f["id"]: f for f in other["inputs"]["fields"]}
+        assert {f for f, v in other_fields.items() if v.get("secret")} == secrets, name
+        assert other["injectors"]["extra_vars"] == {"%s_%s" % (name, f): "{{ %s }}" % f for f in other_fields}
+        assert "env" not in other["injectors"], name  # RCL_API_KEY would collide with RCL SSL's credential
     # the TSIG key type sets the role's own variables, with the role's choices
     role = load_yaml(os.path.join(ROOT, "roles", "rcl_certificate", "meta", "argument_specs.yml"))
     options = role["argument_specs"]["main"]["options"]

@@ -270,6 +270,26 @@ def wait_for(what: str, check: Callable[[], bool], pid: int | None, paths: Paths
                        % (what, timeout, last_exc, paths.log(name), log_tail(paths, name)))
 
 
+RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports"
+
+
+def reserve_ports(ports: list[int]) -> None:
+    """Keep the kernel from handing our ports out as the local port of outgoing connections (best effort, root).
+
+    The fixed test ports (39443, 52000, ...) lie in Linux's ephemeral range (32768-60999): a client socket of an
+    earlier test can hold one, and the next sandbox cannot bind it although nothing listens there.
+    """
+    try:
+        with open(RESERVED_PORTS) as fh:
+            current = fh.read().strip()
+        wanted = sorted({str(p) for p in ports} - set(current.split(",")))
+        if wanted:
+            with open(RESERVED_PORTS, "w") as fh:
+                fh.write(",".join([current] + wanted if current else wanted))
+    except OSError:
+        pass
+
+
 def port_free(host: str, port: int, udp: bool = False) -> bool:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
     try:
@@ -574,6 +594,7 @@ def cmd_start(paths: Paths, args: argparse.Namespace) -> int:
     cfg = resolve_options(args, None)
     check_requirements()
     os.makedirs(paths.state, exist_ok=True)
+    reserve_ports([int(cfg[k]) for k in ("api_port", "admin_port", "http01_port", "pebble_port", "pebble_mgmt_port")])
     for port_key in ("api_port", "admin_port", "http01_port", "pebble_port", "pebble_mgmt_port"):
         if not port_free("127.0.0.1", cfg[port_key]):
             raise SandboxError("port %d (%s) on 127.0.0.1 is already in use" % (cfg[port_key], port_key))
